@@ -1,0 +1,68 @@
+"""Names: stacks, change sets, executions. One rule each, used everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_STACK_NAME = 128
+MAX_CHANGE_SET_NAME = 128
+MAX_EXECUTION_NAME = 80
+_HASH_LEN = 8
+
+
+def short_hash(text: str, length: int = _HASH_LEN) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def slug(text: str) -> str:
+    """Lower-case letters, digits and single hyphens; may be empty."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def branch_slug(branch: str, room: int) -> str:
+    """A slug of ``branch`` at most ``room`` characters, unique per branch.
+
+    When the slug is not a faithful copy of the branch (other characters,
+    upper case, or too long) a short hash of the exact branch name is
+    appended, so ``feature/a`` and ``feature-a`` never share a stack.
+    """
+    base = slug(branch)
+    if base == branch and len(base) <= room:
+        return base
+    keep = max(room - _HASH_LEN - 1, 0)
+    base = base[:keep].rstrip("-")
+    return f"{base}-{short_hash(branch)}" if base else short_hash(branch)
+
+
+def stack_name(prefix: str, app: str, stage: str, branch: str | None = None) -> str:
+    """The stack for ``app`` in ``stage``; review stacks carry the branch.
+
+    ``sr-aws-news-staging``, ``sr-aws-news-review-feature-login-1a2b3c4d``.
+    Always a valid CloudFormation stack name (a letter first, then letters,
+    digits and hyphens, at most 128 characters).
+    """
+    head = f"{prefix}{app}-{stage}"
+    if stage == "review":
+        if branch is None:
+            raise ValueError("a review stack needs a branch")
+        room = MAX_STACK_NAME - len(head) - 1
+        return f"{head}-{branch_slug(branch, room)}"
+    return head
+
+
+def is_review_stack(prefix: str, app: str, name: str) -> bool:
+    return name.startswith(f"{prefix}{app}-review-")
+
+
+def change_set_name(pipeline_id: str, stage: str, execution: str) -> str:
+    """Deterministic per execution and stage, so a retried task finds its own."""
+    return f"stackrelay-{slug(pipeline_id) or 'manual'}-{stage}-{short_hash(execution)}"
+
+
+def execution_name(app: str, action: str, ref: str, pipeline_id: str, nonce: str) -> str:
+    """A readable, unique Step Functions execution name (<= 80, [A-Za-z0-9-_])."""
+    tail = f"{slug(pipeline_id) or 'manual'}-{nonce}"
+    head = f"{app}-{action}-{slug(ref) or 'ref'}"
+    head = head[: MAX_EXECUTION_NAME - len(tail) - 1].rstrip("-")
+    return f"{head}-{tail}"

@@ -1,0 +1,124 @@
+"""Routing: which stages a request deploys to, and everything each stage needs.
+
+The plan is built once, at the first state; every later task reads its stage
+from it, so no task re-derives a name, an account or a role.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from stackrelay.config import Settings
+from stackrelay.errors import InvalidInput
+from stackrelay.model import DeployRequest
+from stackrelay.naming import change_set_name, is_review_stack, stack_name
+from stackrelay.sessions import session_name
+
+_TAG_VALUE = re.compile(r"[^\w\s.:/=+\-@]")
+
+
+class Stage(BaseModel):
+    """One stage of a release: a Map item in the state machine."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    app: str
+    stage: str
+    account: str
+    region: str
+    stack: str
+    change_set: str
+    role_arn: str
+    execution_role_arn: str
+    session: str
+    approval: bool
+    protect: bool
+    template_url: str
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    ref: str
+    commit: str
+    pipeline_id: str
+    pipeline_url: str | None = None
+    user: str | None = None
+    execution: str
+
+
+def tag_value(value: str) -> str:
+    """A value CloudFormation accepts as a tag (and passes on to resources)."""
+    return _TAG_VALUE.sub("_", value)[:256]
+
+
+def template_url(bucket: str, key: str, region: str) -> str:
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
+def build_plan(request: DeployRequest, settings: Settings, execution: str) -> dict[str, Any]:
+    """The stages this request deploys, in order, as plain JSON for the ASL."""
+    source = request.source
+    if source.default_branch and source.default_branch != settings.default_branch:
+        raise InvalidInput(
+            f"source.default_branch: the pipeline says {source.default_branch!r} but this "
+            f"orchestrator releases from {settings.default_branch!r}. Change the orchestrator's "
+            "DefaultBranch parameter, or the project's default branch."
+        )
+    review = source.ref != settings.default_branch
+    if request.action == "teardown" and not review:
+        raise InvalidInput(
+            f"source.ref: {source.ref!r} is the default branch; teardown only deletes review "
+            "stacks, never staging or prod."
+        )
+    names = ["review"] if review else ["staging", "prod"]
+    artifact = request.artifact
+    if artifact is not None and artifact.bucket != settings.artifact_bucket:
+        raise InvalidInput(
+            f"artifact.bucket: {artifact.bucket!r} is not this orchestrator's artifact bucket "
+            f"({settings.artifact_bucket!r}). Publish with `stackrelay publish`."
+        )
+    url = template_url(artifact.bucket, artifact.key, settings.region) if artifact else ""
+    stages = []
+    for name in names:
+        stack = stack_name(settings.stack_prefix, request.app, name, source.ref if review else None)
+        tags = {
+            "stackrelay:app": request.app,
+            "stackrelay:stage": name,
+            "stackrelay:ref": tag_value(source.ref),
+            "stackrelay:commit": source.commit,
+            "stackrelay:pipeline": tag_value(source.pipeline_url or source.pipeline_id),
+        }
+        parameters = {"Stage": name, **settings.stage_parameters.get(name, {})}
+        stage = Stage(
+            app=request.app,
+            stage=name,
+            account=settings.account_for(name),
+            region=settings.region,
+            stack=stack,
+            change_set=change_set_name(source.pipeline_id, name, execution),
+            role_arn=settings.deploy_role_arn(name),
+            execution_role_arn=settings.execution_role_arn(name),
+            session=session_name(source.pipeline_id, name),
+            approval=name in settings.approval_stages,
+            protect=name != "review",
+            template_url=url,
+            parameters=parameters,
+            tags=tags,
+            ref=source.ref,
+            commit=source.commit,
+            pipeline_id=source.pipeline_id,
+            pipeline_url=source.pipeline_url,
+            user=source.user,
+            execution=execution,
+        )
+        if name == "review":
+            assert is_review_stack(settings.stack_prefix, request.app, stack)
+        stages.append(stage.model_dump())
+    return {
+        "app": request.app,
+        "action": request.action,
+        "kind": "review" if review else "release",
+        "artifact": artifact.model_dump() if artifact else None,
+        "stages": stages,
+    }

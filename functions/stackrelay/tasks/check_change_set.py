@@ -1,0 +1,62 @@
+"""Check Change Set: pending, ready (with its summary and digest) or empty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import cfn, changeset, clock, sessions
+from stackrelay.errors import ChangeSetFailed
+from stackrelay.plan import Stage
+
+logger = Logger()
+CHANGE_SET_POLL_SECONDS = 2
+
+
+class CheckEvent(BaseModel):
+    stage: Stage
+
+
+def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
+    found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
+    if found is None:
+        raise ChangeSetFailed(
+            f"The change set {stage.change_set} of {stage.stack} disappeared before it was "
+            "executed (deleted by someone else?). Run the pipeline again."
+        )
+    status = found["Status"]
+    if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+        return {"state": "pending", "wait_seconds": CHANGE_SET_POLL_SECONDS}
+    if cfn.is_no_changes(found):
+        cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
+        return {"state": "empty", "wait_seconds": 0}
+    if status != "CREATE_COMPLETE":
+        raise ChangeSetFailed(
+            f"CloudFormation could not create the change set for {stage.stack} "
+            f"({status}): {found.get('StatusReason') or 'no reason given'}"
+        )
+    summary = changeset.summarize(found["Changes"])
+    return {
+        "state": "ready",
+        "wait_seconds": 0,
+        "id": found["ChangeSetId"],
+        "digest": changeset.digest(found),
+        "summary": summary,
+        "headline": changeset.headline(summary),
+        "checked_at": clock.now(),
+    }
+
+
+@logger.inject_lambda_context
+@event_parser(model=CheckEvent)
+def lambda_handler(event: CheckEvent, context: LambdaContext) -> dict[str, Any]:
+    session = sessions.for_stage(event.stage)
+    result = check(session.client("cloudformation"), event.stage)
+    logger.info(
+        "Change set checked",
+        extra={"stack": event.stage.stack, "state": result["state"], "headline": result.get("headline")},
+    )
+    return result

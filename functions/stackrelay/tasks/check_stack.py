@@ -1,0 +1,75 @@
+"""Check Stack: is the operation done? If not, how long to wait next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import backoff, cfn, clock, sessions
+from stackrelay.config import Settings
+from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback
+from stackrelay.plan import Stage
+from stackrelay.status import StackState, classify
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+
+
+class CheckStackEvent(BaseModel):
+    stage: Stage
+    started_at: float
+    operation: Literal["deploy", "delete"] = "deploy"
+    expected_seconds: float | None = None
+
+
+def _reason(cloudformation: Any, stage: Stage, since: float) -> str:
+    found = cfn.first_failure(
+        cloudformation, stage.stack, datetime.fromtimestamp(since - 1, tz=UTC)
+    )
+    if found is None:
+        return "CloudFormation gave no reason"
+    resource, reason = found
+    return f"{resource}: {reason}"
+
+
+def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
+    stage = event.stage
+    now = clock.now()
+    elapsed = now - event.started_at
+    stack = cfn.describe_stack(cloudformation, stage.stack)
+    status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+    state = classify(status)
+    result: dict[str, Any] = {"status": status, "elapsed": round(elapsed, 3), "checked_at": now}
+    if state is StackState.IN_PROGRESS:
+        delay = backoff.next_delay(elapsed, SETTINGS.poll, event.expected_seconds)
+        return {**result, "done": False, "wait_seconds": delay}
+    if event.operation == "delete":
+        if state is StackState.ABSENT:
+            return {**result, "done": True, "wait_seconds": 0}
+        raise DeleteFailed(
+            f"CloudFormation could not delete {stage.stack} ({status}): "
+            f"{_reason(cloudformation, stage, event.started_at)}"
+        )
+    if state is StackState.STABLE:
+        assert stack is not None
+        return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
+    reason = _reason(cloudformation, stage, event.started_at)
+    if state is StackState.NEEDS_RECOVERY:
+        raise StackNeedsRecovery(
+            f"{stage.stack} is {status} after {reason}. Fix the cause, then run "
+            f"`stackrelay recover --app {stage.app} --stage {stage.stage}`."
+        )
+    raise StackRollback(f"{stage.stack} rolled back ({status}). First failure: {reason}")
+
+
+@logger.inject_lambda_context
+@event_parser(model=CheckStackEvent)
+def lambda_handler(event: CheckStackEvent, context: LambdaContext) -> dict[str, Any]:
+    session = sessions.for_stage(event.stage)
+    result = check(session.client("cloudformation"), event)
+    logger.info("Stack checked", extra={"stack": event.stage.stack, "status": result["status"]})
+    return result

@@ -1,0 +1,47 @@
+"""Create Change Set: from the packaged artifact, named so a retry finds it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import cfn, clock, sessions
+from stackrelay.plan import Stage
+
+logger = Logger()
+
+
+class CreateEvent(BaseModel):
+    stage: Stage
+    declared_parameters: list[str]
+    change_set_type: Literal["CREATE", "UPDATE"]
+
+
+def create(cloudformation: Any, event: CreateEvent) -> dict[str, Any]:
+    stage = event.stage
+    declared = set(event.declared_parameters)
+    parameters = {k: v for k, v in stage.parameters.items() if k in declared}
+    change_set_id = cfn.create_change_set(
+        cloudformation,
+        stack=stage.stack,
+        name=stage.change_set,
+        change_set_type=event.change_set_type,
+        template_url=stage.template_url,
+        parameters=parameters,
+        tags=stage.tags,
+        role_arn=stage.execution_role_arn,
+        description=f"StackRelay {stage.ref}@{stage.commit[:12]} pipeline {stage.pipeline_id}",
+    )
+    return {"id": change_set_id, "name": stage.change_set, "created_at": clock.now()}
+
+
+@logger.inject_lambda_context
+@event_parser(model=CreateEvent)
+def lambda_handler(event: CreateEvent, context: LambdaContext) -> dict[str, Any]:
+    session = sessions.for_stage(event.stage)
+    result = create(session.client("cloudformation"), event)
+    logger.info("Change set requested", extra={"stack": event.stage.stack, "change_set": result["name"]})
+    return result

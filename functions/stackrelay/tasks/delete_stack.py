@@ -1,0 +1,43 @@
+"""Delete Stack: remove a review stack (teardown, or a failed first create)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import cfn, clock, sessions
+from stackrelay.config import Settings
+from stackrelay.errors import TeardownRefused
+from stackrelay.naming import is_review_stack
+from stackrelay.plan import Stage
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+
+
+class DeleteEvent(BaseModel):
+    stage: Stage
+
+
+def delete(cloudformation: Any, stage: Stage, prefix: str) -> dict[str, Any]:
+    if stage.stage != "review" or not is_review_stack(prefix, stage.app, stage.stack):
+        raise TeardownRefused(
+            f"{stage.stack} is a {stage.stage} stack: StackRelay deletes only review stacks. "
+            "Delete staging or prod by hand if you really mean it."
+        )
+    existed = cfn.describe_stack(cloudformation, stage.stack) is not None
+    if existed:
+        cloudformation.delete_stack(StackName=stage.stack)
+    return {"started_at": clock.now(), "existed": existed}
+
+
+@logger.inject_lambda_context
+@event_parser(model=DeleteEvent)
+def lambda_handler(event: DeleteEvent, context: LambdaContext) -> dict[str, Any]:
+    session = sessions.for_stage(event.stage)
+    result = delete(session.client("cloudformation"), event.stage, SETTINGS.stack_prefix)
+    logger.info("Stack deletion requested", extra={"stack": event.stage.stack, **result})
+    return result

@@ -1,0 +1,51 @@
+"""Execute Change Set: only the one that was reviewed, only while AVAILABLE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import cfn, changeset, clock, sessions
+from stackrelay.errors import ChangeSetStale
+from stackrelay.plan import Stage
+
+logger = Logger()
+
+
+class ExecuteEvent(BaseModel):
+    stage: Stage
+    digest: str
+
+
+def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
+    found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
+    if found is None or found.get("ExecutionStatus") != "AVAILABLE":
+        state = "gone" if found is None else found.get("ExecutionStatus")
+        raise ChangeSetStale(
+            f"The change set {stage.change_set} of {stage.stack} is {state}, not AVAILABLE: "
+            "it is not the change that was reviewed. Run the pipeline again."
+        )
+    if changeset.digest(found) != digest:
+        cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
+        raise ChangeSetStale(
+            f"The change set {stage.change_set} of {stage.stack} changed after it was "
+            "reviewed; it was deleted. Run the pipeline again to review the new change."
+        )
+    cloudformation.execute_change_set(StackName=stage.stack, ChangeSetName=stage.change_set)
+    if stage.protect:
+        cloudformation.update_termination_protection(
+            StackName=stage.stack, EnableTerminationProtection=True
+        )
+    return {"started_at": clock.now()}
+
+
+@logger.inject_lambda_context
+@event_parser(model=ExecuteEvent)
+def lambda_handler(event: ExecuteEvent, context: LambdaContext) -> dict[str, Any]:
+    session = sessions.for_stage(event.stage)
+    result = execute(session.client("cloudformation"), event.stage, event.digest)
+    logger.info("Change set executing", extra={"stack": event.stage.stack})
+    return result

@@ -1,0 +1,68 @@
+"""Prepare Stack: decide how to change the stack, or stop with what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import cfn, records, sessions
+from stackrelay.config import Settings
+from stackrelay.errors import StackBusy, StackNeedsRecovery
+from stackrelay.plan import Stage
+from stackrelay.status import StackState, classify
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
+
+
+class PrepareEvent(BaseModel):
+    stage: Stage
+
+
+def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
+    stack = cfn.describe_stack(cloudformation, stage.stack)
+    status = stack["StackStatus"] if stack else None
+    state = classify(status)
+    latest = records.latest_for_stack(table, stage.account, stage.stack) or {}
+    result = {
+        "status": status,
+        "change_set_type": "UPDATE",
+        "recreate": False,
+        "expected_seconds": latest.get("duration_seconds"),
+    }
+    if state in (StackState.ABSENT, StackState.REVIEW):
+        result["change_set_type"] = "CREATE"
+    elif state is StackState.IN_PROGRESS:
+        raise StackBusy(
+            f"{stage.stack} is {status}: another operation is running. StackRelay retries; "
+            "if it never ends, look at the stack in the CloudFormation console."
+        )
+    elif state is StackState.NEEDS_RECREATE and stage.stage == "review":
+        result.update(change_set_type="CREATE", recreate=True)
+    elif state is StackState.NEEDS_RECREATE:
+        raise StackNeedsRecovery(
+            f"{stage.stack} in account {stage.account} is {status}: its first create failed and "
+            f"it can only be deleted. Delete it (aws cloudformation delete-stack --stack-name "
+            f"{stage.stack}) after disabling termination protection, then run the pipeline again."
+        )
+    elif state is StackState.NEEDS_RECOVERY:
+        raise StackNeedsRecovery(
+            f"{stage.stack} in account {stage.account} is {status}. Fix the cause, then run "
+            f"`stackrelay recover --app {stage.app} --stage {stage.stage}` (add --skip RESOURCE "
+            "for resources that cannot roll back) and run the pipeline again."
+        )
+    return result
+
+
+@logger.inject_lambda_context
+@event_parser(model=PrepareEvent)
+def lambda_handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
+    session = sessions.for_stage(event.stage)
+    result = prepare(session.client("cloudformation"), TABLE, event.stage)
+    logger.info("Prepared stack", extra={"stack": event.stage.stack, **result})
+    return result

@@ -1,0 +1,93 @@
+"""Record Outcome: the audit trail, and the stage's line in the execution output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import clock, records
+from stackrelay.config import Settings
+from stackrelay.plan import Stage
+
+logger = Logger()
+metrics = Metrics()
+SETTINGS = Settings.from_env()
+TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
+
+
+class RecordEvent(BaseModel):
+    stage: Stage
+    outcome: Literal["deployed", "no_changes", "failed", "deleted", "superseded"]
+    change_set: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+def error_text(error: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(name, message) of a Catch's ``$.error``; a Lambda's Cause is its error JSON."""
+    if not error:
+        return None, None
+    cause = error.get("Cause") or ""
+    try:
+        message = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        message = cause
+    return error.get("Error"), message
+
+
+def record(table: Any, event: RecordEvent, review_url_output: str) -> dict[str, Any]:
+    stage = event.stage
+    finished = clock.now()
+    started = (event.execution or {}).get("started_at")
+    outputs = (event.result or {}).get("outputs") or {}
+    error, message = error_text(event.error)
+    entry = {
+        "app": stage.app,
+        "stage": stage.stage,
+        "account": stage.account,
+        "stack": stage.stack,
+        "ref": stage.ref,
+        "commit": stage.commit,
+        "pipeline_id": stage.pipeline_id,
+        "pipeline_url": stage.pipeline_url,
+        "execution": stage.execution,
+        "user": stage.user,
+        "outcome": event.outcome,
+        "change_set": stage.change_set if event.change_set else None,
+        "change_set_id": (event.change_set or {}).get("id"),
+        "headline": (event.change_set or {}).get("headline"),
+        "started_at": started,
+        "finished_at": finished,
+        "duration_seconds": round(finished - started, 3) if started else None,
+        "url": outputs.get(review_url_output),
+        "error": error,
+        "reason": message,
+        "approver": (event.approval or {}).get("approver"),
+        "approval_reason": (event.approval or {}).get("reason"),
+        "approved_at": (event.approval or {}).get("decided_at"),
+    }
+    records.put_deployment(table, entry)
+    return {k: entry[k] for k in ("stage", "account", "stack", "outcome", "url", "headline",
+                                  "error", "reason", "duration_seconds", "approver")
+            } | {"outputs": outputs}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@event_parser(model=RecordEvent)
+def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
+    result = record(TABLE, event, SETTINGS.review_url_output)
+    metrics.add_dimension(name="Stage", value=event.stage.stage)
+    metrics.add_metric(name=f"Stage_{event.outcome}", unit=MetricUnit.Count, value=1)
+    if result["duration_seconds"] is not None:
+        metrics.add_metric(name="StackSeconds", unit=MetricUnit.Seconds, value=result["duration_seconds"])
+    logger.info("Stage recorded", extra={k: v for k, v in result.items() if k != "outputs"})
+    return result
