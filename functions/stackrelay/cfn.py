@@ -26,9 +26,11 @@ def error_message(exc: ClientError) -> str:
 
 def _missing(exc: ClientError) -> bool:
     message = error_message(exc)
-    return error_code(exc) in {"ValidationError", "ChangeSetNotFound", "ChangeSetNotFoundException"} and (
-        "does not exist" in message or "not found" in message.lower()
-    )
+    return error_code(exc) in {
+        "ValidationError",
+        "ChangeSetNotFound",
+        "ChangeSetNotFoundException",
+    } and ("does not exist" in message or "not found" in message.lower())
 
 
 def describe_stack(cfn: Any, stack: str) -> dict[str, Any] | None:
@@ -86,7 +88,9 @@ def create_change_set(
         "ChangeSetName": name,
         "ChangeSetType": change_set_type,
         "TemplateURL": template_url,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        "Parameters": [
+            {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())
+        ],
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         "Capabilities": CAPABILITIES,
         "Description": description[:1024],
@@ -121,9 +125,7 @@ def delete_change_set(cfn: Any, stack: str, name: str) -> None:
             raise
 
 
-def first_failure(
-    cfn: Any, stack: str, since: datetime | None = None
-) -> tuple[str, str] | None:
+def first_failure(cfn: Any, stack: str, since: datetime | None = None) -> tuple[str, str] | None:
     """(logical id, reason) of the first resource that failed, oldest first.
 
     CloudFormation lists events newest first; the *first* failure is the

@@ -101,7 +101,9 @@ def render(summary: dict[str, Any]) -> str:
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines.append("")
         for row in table:
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            lines.append(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
     return "\n".join(lines)
 
 

@@ -48,6 +48,7 @@ class Settings:
     poll: PollBounds = field(default_factory=PollBounds)
     stage_parameters: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     review_url_output: str = "ApiUrl"
+    approval_timeout_seconds: int = 72 * 3600
     partition: str = "aws"
 
     @classmethod
@@ -92,6 +93,7 @@ class Settings:
             ),
             stage_parameters=stage_parameters,
             review_url_output=env.get("REVIEW_URL_OUTPUT", "ApiUrl"),
+            approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", 72 * 3600)),
             partition=env.get("AWS_PARTITION", "aws"),
         )
 

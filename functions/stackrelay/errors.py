@@ -5,6 +5,12 @@ Each message says what failed, why, and what to do next.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
 
 class StackRelayError(Exception):
     """Base class; never raised itself."""
@@ -64,3 +70,42 @@ class ApprovalNotFound(StackRelayError):
 
 class ApprovalAlreadyDecided(StackRelayError):
     """The approval was already approved or rejected."""
+
+
+class Throttled(StackRelayError):
+    """AWS throttled a call; the state machine retries it with backoff."""
+
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+    }
+)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def retryable_throttling(func: _F) -> _F:
+    """Re-raise AWS throttling as :class:`Throttled`, a name the ASL can retry.
+
+    botocore raises every unmodelled error as ``ClientError``; retrying that
+    name would retry everything. The SDK's own retries still run first.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in THROTTLING_CODES:
+                operation = getattr(exc, "operation_name", "an AWS call")
+                raise Throttled(f"{operation} was throttled ({code}); retrying.") from None
+            raise
+
+    return wrapper  # type: ignore[return-value]

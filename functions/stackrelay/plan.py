@@ -35,6 +35,7 @@ class Stage(BaseModel):
     execution_role_arn: str
     session: str
     approval: bool
+    approval_timeout_seconds: int
     protect: bool
     template_url: str
     parameters: dict[str, str]
@@ -101,6 +102,7 @@ def build_plan(request: DeployRequest, settings: Settings, execution: str) -> di
             execution_role_arn=settings.execution_role_arn(name),
             session=session_name(source.pipeline_id, name),
             approval=name in settings.approval_stages,
+            approval_timeout_seconds=settings.approval_timeout_seconds,
             protect=name != "review",
             template_url=url,
             parameters=parameters,

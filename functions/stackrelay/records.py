@@ -18,19 +18,19 @@ from typing import Any
 from stackrelay import clock
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """DynamoDB wants Decimals, not floats, and no empty strings in keys."""
     if isinstance(value, float):
         return Decimal(str(round(value, 3)))
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v is not None}
+        return {k: clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     return value
 
 
 def plain(value: Any) -> Any:
-    """The reverse of :func:`_clean`: Decimals back to int/float."""
+    """The reverse of :func:`clean`: Decimals back to int/float."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -50,16 +50,29 @@ def put_deployment(table: Any, record: dict[str, Any]) -> None:
         "kind": "deployment",
         **record,
     }
-    table.put_item(Item=_clean(item))
+    table.put_item(Item=clean(item))
     latest = {
         "pk": f"STACK#{record['account']}#{record['stack']}",
         "sk": "LATEST",
         "kind": "stack",
-        **{k: record.get(k) for k in ("app", "stage", "account", "stack", "ref", "commit",
-                                      "pipeline_id", "outcome", "url", "duration_seconds")},
+        **{
+            k: record.get(k)
+            for k in (
+                "app",
+                "stage",
+                "account",
+                "stack",
+                "ref",
+                "commit",
+                "pipeline_id",
+                "outcome",
+                "url",
+                "duration_seconds",
+            )
+        },
         "deployed_at": finished,
     }
-    table.put_item(Item=_clean(latest))
+    table.put_item(Item=clean(latest))
 
 
 def latest_for_stack(table: Any, account: str, stack: str) -> dict[str, Any] | None:

@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, changeset, clock, sessions
-from stackrelay.errors import ChangeSetFailed
+from stackrelay import cfn, changeset, sessions
+from stackrelay.errors import ChangeSetFailed, retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -28,11 +28,13 @@ def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
             "executed (deleted by someone else?). Run the pipeline again."
         )
     status = found["Status"]
+    # Every key, every time: the ASL's ResultSelector names them all.
+    result = dict.fromkeys(("id", "digest", "summary", "headline"), None)
     if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
-        return {"state": "pending", "wait_seconds": CHANGE_SET_POLL_SECONDS}
+        return {**result, "state": "pending", "wait_seconds": CHANGE_SET_POLL_SECONDS}
     if cfn.is_no_changes(found):
         cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
-        return {"state": "empty", "wait_seconds": 0}
+        return {**result, "state": "empty", "wait_seconds": 0}
     if status != "CREATE_COMPLETE":
         raise ChangeSetFailed(
             f"CloudFormation could not create the change set for {stage.stack} "
@@ -46,17 +48,21 @@ def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
         "digest": changeset.digest(found),
         "summary": summary,
         "headline": changeset.headline(summary),
-        "checked_at": clock.now(),
     }
 
 
 @logger.inject_lambda_context
 @event_parser(model=CheckEvent)
+@retryable_throttling
 def lambda_handler(event: CheckEvent, context: LambdaContext) -> dict[str, Any]:
     session = sessions.for_stage(event.stage)
     result = check(session.client("cloudformation"), event.stage)
     logger.info(
         "Change set checked",
-        extra={"stack": event.stage.stack, "state": result["state"], "headline": result.get("headline")},
+        extra={
+            "stack": event.stage.stack,
+            "state": result["state"],
+            "headline": result.get("headline"),
+        },
     )
     return result

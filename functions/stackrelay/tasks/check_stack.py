@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import backoff, cfn, clock, sessions
 from stackrelay.config import Settings
-from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback
+from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback, retryable_throttling
 from stackrelay.plan import Stage
 from stackrelay.status import StackState, classify
 
@@ -43,7 +43,13 @@ def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
     state = classify(status)
-    result: dict[str, Any] = {"status": status, "elapsed": round(elapsed, 3), "checked_at": now}
+    # Every key, every time: the ASL's ResultSelector names them all.
+    result: dict[str, Any] = {
+        "status": status,
+        "elapsed": round(elapsed, 3),
+        "checked_at": now,
+        "outputs": {},
+    }
     if state is StackState.IN_PROGRESS:
         delay = backoff.next_delay(elapsed, SETTINGS.poll, event.expected_seconds)
         return {**result, "done": False, "wait_seconds": delay}
@@ -68,6 +74,7 @@ def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_parser(model=CheckStackEvent)
+@retryable_throttling
 def lambda_handler(event: CheckStackEvent, context: LambdaContext) -> dict[str, Any]:
     session = sessions.for_stage(event.stage)
     result = check(session.client("cloudformation"), event)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import cfn, clock, sessions
+from stackrelay.errors import retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -40,8 +41,11 @@ def create(cloudformation: Any, event: CreateEvent) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_parser(model=CreateEvent)
+@retryable_throttling
 def lambda_handler(event: CreateEvent, context: LambdaContext) -> dict[str, Any]:
     session = sessions.for_stage(event.stage)
     result = create(session.client("cloudformation"), event)
-    logger.info("Change set requested", extra={"stack": event.stage.stack, "change_set": result["name"]})
+    logger.info(
+        "Change set requested", extra={"stack": event.stage.stack, "change_set": result["name"]}
+    )
     return result

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import cfn, clock, sessions
 from stackrelay.config import Settings
-from stackrelay.errors import TeardownRefused
+from stackrelay.errors import TeardownRefused, retryable_throttling
 from stackrelay.naming import is_review_stack
 from stackrelay.plan import Stage
 
@@ -36,6 +36,7 @@ def delete(cloudformation: Any, stage: Stage, prefix: str) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_parser(model=DeleteEvent)
+@retryable_throttling
 def lambda_handler(event: DeleteEvent, context: LambdaContext) -> dict[str, Any]:
     session = sessions.for_stage(event.stage)
     result = delete(session.client("cloudformation"), event.stage, SETTINGS.stack_prefix)

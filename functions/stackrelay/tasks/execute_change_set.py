@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import cfn, changeset, clock, sessions
-from stackrelay.errors import ChangeSetStale
+from stackrelay.errors import ChangeSetStale, retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -44,6 +44,7 @@ def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_parser(model=ExecuteEvent)
+@retryable_throttling
 def lambda_handler(event: ExecuteEvent, context: LambdaContext) -> dict[str, Any]:
     session = sessions.for_stage(event.stage)
     result = execute(session.client("cloudformation"), event.stage, event.digest)

@@ -21,6 +21,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     plan = build_plan(request, SETTINGS, event["execution"])
     logger.info(
         "Planned release",
-        extra={"app": plan["app"], "kind": plan["kind"], "stages": [s["stack"] for s in plan["stages"]]},
+        extra={
+            "app": plan["app"],
+            "kind": plan["kind"],
+            "stages": [s["stack"] for s in plan["stages"]],
+        },
     )
     return plan

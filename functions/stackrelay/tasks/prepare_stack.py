@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import cfn, records, sessions
 from stackrelay.config import Settings
-from stackrelay.errors import StackBusy, StackNeedsRecovery
+from stackrelay.errors import StackBusy, StackNeedsRecovery, retryable_throttling
 from stackrelay.plan import Stage
 from stackrelay.status import StackState, classify
 
@@ -61,6 +61,7 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_parser(model=PrepareEvent)
+@retryable_throttling
 def lambda_handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
     session = sessions.for_stage(event.stage)
     result = prepare(session.client("cloudformation"), TABLE, event.stage)

@@ -11,8 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import clock, records
+from stackrelay import approvals, clock, records
 from stackrelay.config import Settings
+from stackrelay.errors import ApprovalNotFound, retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -27,7 +28,6 @@ class RecordEvent(BaseModel):
     change_set: dict[str, Any] | None = None
     execution: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
-    approval: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
 
@@ -41,6 +41,22 @@ def error_text(error: dict[str, Any] | None) -> tuple[str | None, str | None]:
     except (ValueError, AttributeError):
         message = cause
     return error.get("Error"), message
+
+
+def decision(table: Any, stage: Stage) -> dict[str, Any]:
+    """Who approved or rejected this stage, from the approval record itself."""
+    if not stage.approval:
+        return {}
+    try:
+        item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+    except ApprovalNotFound:
+        return {}
+    return {
+        "approver": item.get("decided_by"),
+        "approval_status": item.get("status"),
+        "approval_reason": item.get("decision_reason"),
+        "approved_at": item.get("decided_at"),
+    }
 
 
 def record(table: Any, event: RecordEvent, review_url_output: str) -> dict[str, Any]:
@@ -70,24 +86,38 @@ def record(table: Any, event: RecordEvent, review_url_output: str) -> dict[str, 
         "url": outputs.get(review_url_output),
         "error": error,
         "reason": message,
-        "approver": (event.approval or {}).get("approver"),
-        "approval_reason": (event.approval or {}).get("reason"),
-        "approved_at": (event.approval or {}).get("decided_at"),
+        "approver": None,
+        **decision(table, stage),
     }
     records.put_deployment(table, entry)
-    return {k: entry[k] for k in ("stage", "account", "stack", "outcome", "url", "headline",
-                                  "error", "reason", "duration_seconds", "approver")
-            } | {"outputs": outputs}
+    return {
+        k: entry[k]
+        for k in (
+            "stage",
+            "account",
+            "stack",
+            "outcome",
+            "url",
+            "headline",
+            "error",
+            "reason",
+            "duration_seconds",
+            "approver",
+        )
+    } | {"outputs": outputs}
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 @event_parser(model=RecordEvent)
+@retryable_throttling
 def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
     result = record(TABLE, event, SETTINGS.review_url_output)
     metrics.add_dimension(name="Stage", value=event.stage.stage)
     metrics.add_metric(name=f"Stage_{event.outcome}", unit=MetricUnit.Count, value=1)
     if result["duration_seconds"] is not None:
-        metrics.add_metric(name="StackSeconds", unit=MetricUnit.Seconds, value=result["duration_seconds"])
+        metrics.add_metric(
+            name="StackSeconds", unit=MetricUnit.Seconds, value=result["duration_seconds"]
+        )
     logger.info("Stage recorded", extra={k: v for k, v in result.items() if k != "outputs"})
     return result

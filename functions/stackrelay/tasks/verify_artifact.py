@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from stackrelay import templates
-from stackrelay.errors import ArtifactMismatch
+from stackrelay.errors import ArtifactMismatch, retryable_throttling
 from stackrelay.model import Artifact
 
 logger = Logger()
@@ -48,5 +48,6 @@ def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @event_parser(model=VerifyEvent)
+@retryable_throttling
 def lambda_handler(event: VerifyEvent, context: LambdaContext) -> dict[str, Any]:
     return verify(S3, event.artifact)

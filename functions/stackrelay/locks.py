@@ -1,0 +1,142 @@
+"""One lock per stack, so two executions never change one stack at once.
+
+The lock is a conditional write in the orchestrator's table. A holder that
+died (its execution is no longer RUNNING) or whose lease ran out loses the
+lock to the next asker. For review stacks, a waiter that a newer waiter has
+overtaken gives up: the newer commit supersedes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stackrelay import clock
+from stackrelay.errors import StackBusy
+from stackrelay.records import clean, plain
+
+LOCK_POLL_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    account: str
+    stack: str
+    holder: str
+    """The execution ARN asking for the lock."""
+    commit: str
+    review: bool
+    lease_seconds: int
+    max_wait_seconds: int
+    waiting_since: float | None = None
+
+
+def _key(account: str, stack: str, sk: str) -> dict[str, str]:
+    return {"pk": f"LOCK#{account}#{stack}", "sk": sk}
+
+
+def _conditional_put(
+    table: Any, item: dict[str, Any], condition: str, values: dict[str, Any]
+) -> bool:
+    try:
+        table.put_item(
+            Item=clean(item), ConditionExpression=condition, ExpressionAttributeValues=clean(values)
+        )
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def _alive(sfn: Any, execution_arn: str) -> bool:
+    try:
+        return sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            return False
+        raise
+
+
+def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
+    """Take the lock, or say how long to wait, or that this waiter is superseded."""
+    now = clock.now()
+    since = request.waiting_since if request.waiting_since is not None else now
+    lock = {
+        **_key(request.account, request.stack, "LOCK"),
+        "kind": "lock",
+        "holder": request.holder,
+        "commit": request.commit,
+        "acquired_at": now,
+        "expires_at": now + request.lease_seconds,
+    }
+    result = {
+        "acquired": True,
+        "superseded": False,
+        "wait_seconds": 0,
+        "waiting_since": since,
+        "holder": request.holder,
+    }
+    free = "attribute_not_exists(pk) OR holder = :me OR expires_at < :now"
+    if _conditional_put(table, lock, free, {":me": request.holder, ":now": now}):
+        return result
+    current = plain(
+        table.get_item(Key=_key(request.account, request.stack, "LOCK"), ConsistentRead=True).get(
+            "Item"
+        )
+        or {}
+    )
+    holder = current.get("holder")
+    dead = holder is not None and not _alive(sfn, holder)
+    if dead and _conditional_put(table, lock, "holder = :old", {":old": holder}):
+        return result
+    # Wait in line. The newest waiter's mark wins; an older review waiter gives up.
+    waiter = {
+        **_key(request.account, request.stack, "WAITER"),
+        "kind": "lock-waiter",
+        "holder": request.holder,
+        "commit": request.commit,
+        "waiting_since": since,
+    }
+    _conditional_put(
+        table, waiter, "attribute_not_exists(pk) OR waiting_since <= :since", {":since": since}
+    )
+    newest = plain(
+        table.get_item(Key=_key(request.account, request.stack, "WAITER"), ConsistentRead=True).get(
+            "Item"
+        )
+        or {}
+    )
+    if request.review and newest.get("holder") not in (None, request.holder):
+        return {**result, "acquired": False, "superseded": True, "holder": holder}
+    if now - since > request.max_wait_seconds:
+        raise StackBusy(
+            f"{request.stack} has been locked by {holder} for longer than "
+            f"{request.max_wait_seconds // 60} minutes. Wait for that execution to finish "
+            "or stop it in the Step Functions console, then run the pipeline again."
+        )
+    return {**result, "acquired": False, "wait_seconds": LOCK_POLL_SECONDS, "holder": holder}
+
+
+def release(table: Any, account: str, stack: str, holder: str) -> bool:
+    """Release the lock if ``holder`` has it; True if it did."""
+    released = True
+    for sk in ("LOCK", "WAITER"):
+        try:
+            table.delete_item(
+                Key=_key(account, stack, sk),
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": holder},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            released = released and sk != "LOCK"
+    return released
+
+
+def holder_of(table: Any, account: str, stack: str) -> dict[str, Any] | None:
+    item = table.get_item(Key=_key(account, stack, "LOCK"), ConsistentRead=True).get("Item")
+    return plain(item) if item else None

@@ -1,0 +1,55 @@
+"""Discard Change Set: an approval was rejected or timed out.
+
+Deletes the unapproved change set, marks a timed-out approval expired, and
+returns the error the release ends with (Error/Cause, for Record Failure).
+"""
+
+from __future__ import annotations
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import approvals, cfn, sessions
+from stackrelay.config import Settings
+from stackrelay.errors import ApprovalAlreadyDecided, retryable_throttling
+from stackrelay.plan import Stage
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
+
+
+class CloseEvent(BaseModel):
+    stage: Stage
+    error: dict[str, str]
+
+
+def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str, str]:
+    stage = event.stage
+    cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
+    name = event.error.get("Error", "")
+    if name != "States.Timeout":
+        return {"Error": name, "Cause": event.error.get("Cause", "")}
+    try:
+        item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+        approvals.settle(table, item, "expired")
+    except ApprovalAlreadyDecided:
+        pass
+    hours = stage.approval_timeout_seconds / 3600
+    return {
+        "Error": "ApprovalExpired",
+        "Cause": f"No one approved the {stage.stage} change set of {stage.stack} within "
+        f"{hours:g} hours; it was deleted. Run the pipeline again to review a new one.",
+    }
+
+
+@logger.inject_lambda_context(log_event=False)
+@event_parser(model=CloseEvent)
+@retryable_throttling
+def lambda_handler(event: CloseEvent, context: LambdaContext) -> dict[str, str]:
+    session = sessions.for_stage(event.stage)
+    result = close(session.client("cloudformation"), TABLE, event)
+    logger.info("Unapproved change set discarded", extra={"stack": event.stage.stack, **result})
+    return result

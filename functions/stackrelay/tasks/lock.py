@@ -1,0 +1,58 @@
+"""Acquire Stack Lock / Release Stack Lock."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from stackrelay import locks
+from stackrelay.config import Settings
+from stackrelay.errors import retryable_throttling
+from stackrelay.plan import Stage
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
+SFN = boto3.client("stepfunctions")
+
+STACK_LEASE_SECONDS = 6 * 3600
+MAX_LOCK_WAIT_SECONDS = 3600
+
+
+class LockEvent(BaseModel):
+    action: Literal["acquire", "release"]
+    stage: Stage
+    holder: str
+    lock: dict[str, Any] = Field(default_factory=dict)
+
+
+def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
+    stage = event.stage
+    if event.action == "release":
+        return {"acquired": not locks.release(table, stage.account, stage.stack, event.holder)}
+    lease = STACK_LEASE_SECONDS + (stage.approval_timeout_seconds if stage.approval else 0)
+    request = locks.LockRequest(
+        account=stage.account,
+        stack=stage.stack,
+        holder=event.holder,
+        commit=stage.commit,
+        review=stage.stage == "review",
+        lease_seconds=lease,
+        max_wait_seconds=MAX_LOCK_WAIT_SECONDS,
+        waiting_since=event.lock.get("waiting_since"),
+    )
+    return locks.acquire(table, sfn, request)
+
+
+@logger.inject_lambda_context
+@event_parser(model=LockEvent)
+@retryable_throttling
+def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
+    result = handle(TABLE, SFN, event)
+    logger.info("Stack lock", extra={"action": event.action, "stack": event.stage.stack, **result})
+    return result
