@@ -1,0 +1,49 @@
+"""Engine configuration."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+DEFAULT_ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+@dataclass
+class EngineConfig:
+    """What the local engine emulates.
+
+    ``orchestrator_account`` defaults to moto's default account because moto's
+    ASL interpreter calls Lambda there whatever credentials a task names.
+    """
+
+    region: str = "us-east-1"
+    orchestrator_account: str = "123456789012"
+    accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
+    stack_seconds: float = 30.0
+    change_set_seconds: float = 5.0
+
+    def account_id(self, account: str | None) -> str:
+        """Resolve "orchestrator", a stage name or a 12-digit id to an account id."""
+        if account in (None, "orchestrator"):
+            return self.orchestrator_account
+        assert account is not None
+        if account in self.accounts:
+            return self.accounts[account]
+        if _ACCOUNT_ID.match(account):
+            return account
+        known = ", ".join(["orchestrator", *self.accounts])
+        raise ValueError(f"unknown account {account!r}: use one of {known} or a 12-digit id")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "region": self.region,
+            "orchestrator_account": self.orchestrator_account,
+            "accounts": dict(self.accounts),
+            "stack_seconds": self.stack_seconds,
+            "change_set_seconds": self.change_set_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> EngineConfig:
+        return cls(**data)  # type: ignore[arg-type]

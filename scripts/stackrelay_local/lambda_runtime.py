@@ -1,0 +1,243 @@
+"""Run real Lambda handler code in-process, the way the Lambda service would.
+
+moto starts every function (boto3 ``invoke`` and all Step Functions Lambda
+paths) through one method; :mod:`stackrelay_local.seams` routes it here. We
+import the function's handler from its code folder, run it with the function's
+environment and a Lambda-shaped context, and turn exceptions into Lambda's
+error payload (``errorType`` = exception class name) so the ASL's Retry/Catch
+match exactly as on AWS.
+
+Handlers share one process, so each invocation holds a global re-entrant lock
+while it swaps ``os.environ`` and ``sys.path`` (a handler may invoke another
+function synchronously, hence re-entrant). ``sys.stdout`` is never replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import os
+import sys
+import tempfile
+import threading
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stackrelay_local.faults import LAMBDA_CRASH, LAMBDA_TIMEOUT
+
+if TYPE_CHECKING:
+    from stackrelay_local.runtime import Runtime
+
+INVOKE_LOCK = threading.RLock()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Python runtime's context object that code reads."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float
+    clock: Callable[[], float]
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - self.clock()) * 1000))
+
+
+class LambdaRunner:
+    """Imports and runs handlers; one per engine (its cold starts are per engine)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._warm: dict[tuple[str, str], Callable[..., Any]] = {}
+        self._code_dirs: dict[tuple[str, str], Path] = {}
+        self._extract_root = Path(tempfile.mkdtemp(prefix="stackrelay-local-code-"))
+
+    # -- code location -----------------------------------------------------
+    def register_code(self, bucket: str, key: str, folder: Path) -> None:
+        """Map an uploaded artifact to the local folder it was built from."""
+        self._code_dirs[(bucket, key)] = folder.resolve()
+
+    def code_dir(self, fn: Any) -> Path:
+        """The folder to import ``fn``'s handler from.
+
+        A function whose S3 code we uploaded from a local folder runs from that
+        folder (real files, real tracebacks); any other zip is extracted once
+        per content hash.
+        """
+        code = fn.code or {}
+        local = self._code_dirs.get((code.get("S3Bucket"), code.get("S3Key")))
+        if local is not None:
+            return local
+        blob: bytes = getattr(fn, "code_bytes", b"") or b""
+        if not blob:
+            raise RuntimeError(
+                f"function {fn.function_name} has no code the local engine can run "
+                "(upload a zip or deploy it with LocalEngine.deploy_app)"
+            )
+        digest = hashlib.sha256(blob).hexdigest()[:16]
+        target = self._extract_root / digest
+        if not target.exists():
+            tmp = self._extract_root / f"{digest}.{uuid.uuid4().hex}"
+            with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+                archive.extractall(tmp)
+            tmp.rename(target)
+        return target
+
+    # -- invocation --------------------------------------------------------
+    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        """moto's ``_invoke_lambda`` contract: (payload_json, errored, logs)."""
+        fault = self._runtime.faults.take(
+            LAMBDA_CRASH, function=fn.function_name, account=fn.account_id
+        ) or self._runtime.faults.take(
+            LAMBDA_TIMEOUT, function=fn.function_name, account=fn.account_id
+        )
+        if fault is not None and fault.kind == LAMBDA_TIMEOUT:
+            timeout = int(fn.timeout or 3)
+            self._runtime.clock.advance_to(self._runtime.clock.now() + timeout)
+            return (
+                _error_payload(
+                    "Sandbox.Timedout", f"Task timed out after {timeout}.00 seconds", []
+                ),
+                True,
+                "",
+            )
+        if fault is not None:
+            return _error_payload(fault.error_type, fault.message, []), True, ""
+        try:
+            payload = _decode_event(event)
+            result = self._run(fn, payload)
+            return json.dumps(result), False, ""
+        except Exception as exc:  # the handler's exception is the function's error
+            trace = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            return _error_payload(type(exc).__name__, str(exc), trace), True, ""
+
+    def _run(self, fn: Any, event: Any) -> Any:
+        module_name, _, attr = (fn.handler or "").rpartition(".")
+        if not module_name:
+            raise RuntimeError(f"Bad handler {fn.handler!r} for {fn.function_name}")
+        folder = self.code_dir(fn)
+        context = LambdaContext(
+            function_name=fn.function_name,
+            function_version="$LATEST",
+            invoked_function_arn=fn.function_arn,
+            memory_limit_in_mb=int(fn.memory_size or 128),
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{fn.function_name}",
+            log_stream_name=f"local/[$LATEST]{uuid.uuid4().hex}",
+            deadline=self._runtime.clock.now() + int(fn.timeout or 3),
+            clock=self._runtime.clock.now,
+        )
+        env = self._environment(fn)
+        with INVOKE_LOCK, _swapped_environ(env), _on_path(folder):
+            handler = self._handler(fn, folder, module_name, attr)
+            return handler(event, context)
+
+    def _handler(self, fn: Any, folder: Path, module_name: str, attr: str) -> Callable[..., Any]:
+        key = (fn.function_arn, str(folder))
+        cached = self._warm.get(key)
+        if cached is not None:
+            return cached
+        # Cold start: (re)import so module-level config reads this function's env.
+        _forget_foreign_modules(module_name, folder)
+        if module_name in sys.modules:
+            module = importlib.reload(sys.modules[module_name])
+        else:
+            module = importlib.import_module(module_name)
+        handler = getattr(module, attr)
+        self._warm[key] = handler
+        return handler
+
+    def _environment(self, fn: Any) -> dict[str, str]:
+        creds = self._runtime.credentials_for(fn.account_id)
+        env = {
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size or 128),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+            "_HANDLER": fn.handler or "",
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"],
+        }
+        if self._runtime.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self._runtime.endpoint_url
+        env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+        return env
+
+    def reset(self) -> None:
+        self._warm.clear()
+
+
+def _decode_event(event: Any) -> Any:
+    if event is None or event == "":
+        return {}
+    if isinstance(event, bytes):
+        event = event.decode("utf-8")
+    if isinstance(event, str):
+        try:
+            return json.loads(event)
+        except json.JSONDecodeError:
+            return event
+    return event
+
+
+def _error_payload(error_type: str, message: str, trace: list[str]) -> str:
+    return json.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": trace})
+
+
+def _forget_foreign_modules(module_name: str, folder: Path) -> None:
+    """Drop a same-named module imported from another function's folder.
+
+    Two functions may both have ``app.py``; Python caches modules by name, so
+    without this the second function would run the first one's code.
+    """
+    top = module_name.split(".")[0]
+    cached = sys.modules.get(top)
+    if cached is None:
+        return
+    origin = getattr(cached, "__file__", None) or ""
+    paths = list(getattr(cached, "__path__", []) or [])
+    locations = [origin, *paths]
+    if any(str(loc).startswith(str(folder)) for loc in locations if loc):
+        return
+    if not origin and not paths:
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
+
+
+@contextmanager
+def _swapped_environ(env: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        with suppress(ValueError):
+            sys.path.remove(str(folder))

@@ -1,0 +1,171 @@
+"""State shared by the in-process engine and the server: clock, faults, seams.
+
+A :class:`Runtime` is everything the patched moto calls back into. The
+in-process :class:`~stackrelay_local.engine.LocalEngine` and the server both
+own one; only one can be started per process at a time (the seams are
+process-wide).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from stackrelay_local import seams
+from stackrelay_local.cfn import CloudFormationRealism
+from stackrelay_local.clock import SimClock
+from stackrelay_local.config import EngineConfig
+from stackrelay_local.faults import THROTTLE, FaultBook
+from stackrelay_local.lambda_runtime import LambdaRunner
+
+FAKE_KEY = "testing"
+
+
+class ParkedExecutions:
+    """Executions waiting on a ``.waitForTaskToken`` callback, by execution ARN."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._tokens: dict[str, list[str]] = {}
+
+    def add(self, execution_arn: str, token: str) -> None:
+        with self._changed:
+            self._tokens.setdefault(execution_arn, []).append(token)
+            self._changed.notify_all()
+
+    def remove(self, execution_arn: str, token: str) -> None:
+        with self._changed:
+            tokens = self._tokens.get(execution_arn, [])
+            if token in tokens:
+                tokens.remove(token)
+            if not tokens:
+                self._tokens.pop(execution_arn, None)
+            self._changed.notify_all()
+
+    def tokens(self, execution_arn: str) -> list[str]:
+        with self._changed:
+            return list(self._tokens.get(execution_arn, []))
+
+    def all(self) -> dict[str, list[str]]:
+        with self._changed:
+            return {arn: list(tokens) for arn, tokens in self._tokens.items()}
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+
+class Runtime:
+    def __init__(self, config: EngineConfig, endpoint_url: str | None = None) -> None:
+        self.config = config
+        self.endpoint_url = endpoint_url
+        self.clock = SimClock()
+        self.faults = FaultBook()
+        self.lambda_runner = LambdaRunner(self)
+        self.cfn = CloudFormationRealism(self)
+        self.parked = ParkedExecutions()
+        self.stopping = threading.Event()
+        self._credentials: dict[str, dict[str, str]] = {}
+        self._cred_lock = threading.Lock()
+        self._patcher: seams.Patcher | None = None
+        self._clock_hooked = False
+
+    # -- lifecycle ------------------------------------------------------------
+    def install(self) -> None:
+        self.stopping.clear()
+        self.clock.reset()
+        self._patcher = seams.install(self)
+        self._hook_product_clock(self.clock.now)
+
+    def uninstall(self) -> None:
+        self.stopping.set()
+        if self._patcher is not None:
+            self._patcher.undo()
+            self._patcher = None
+        self._hook_product_clock(None)
+        self.lambda_runner.reset()
+        self._credentials.clear()
+
+    def _hook_product_clock(self, source: Callable[[], float] | None) -> None:
+        """Let the core package read the simulated clock (``stackrelay.clock``)."""
+        try:
+            from stackrelay import clock as product_clock  # type: ignore[attr-defined]
+        except ImportError:
+            return
+        setter = getattr(product_clock, "set_source", None)
+        if setter is None:
+            return
+        if source is None:
+            reset = getattr(product_clock, "reset_source", None)
+            if reset is not None:
+                reset()
+            elif self._clock_hooked:
+                import time
+
+                setter(time.time)
+            self._clock_hooked = False
+        else:
+            setter(source)
+            self._clock_hooked = True
+
+    # -- accounts -------------------------------------------------------------
+    def credentials_for(self, account_id: str) -> dict[str, str]:
+        """Credentials acting in ``account_id`` (moto maps STS keys to accounts)."""
+        if account_id == seams.default_account():
+            return {"AccessKeyId": FAKE_KEY, "SecretAccessKey": FAKE_KEY, "SessionToken": FAKE_KEY}
+        with self._cred_lock:
+            cached = self._credentials.get(account_id)
+            if cached is not None:
+                return cached
+        sts = boto3.client(
+            "sts",
+            region_name=self.config.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=FAKE_KEY,
+            aws_secret_access_key=FAKE_KEY,
+        )
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/StackRelayLocal",
+            RoleSessionName="stackrelay-local",
+        )["Credentials"]
+        result = {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+        with self._cred_lock:
+            self._credentials[account_id] = result
+        return result
+
+    def session(self, account: str | None = "orchestrator") -> boto3.Session:
+        account_id = self.config.account_id(account)
+        creds = self.credentials_for(account_id)
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.config.region,
+        )
+
+    def client(self, service: str, account: str | None = "orchestrator") -> Any:
+        return self.session(account).client(service, endpoint_url=self.endpoint_url)
+
+    # -- called by the seams --------------------------------------------------
+    def on_api_call(self, response: Any, original: Callable[[Any], Any]) -> Any:
+        """Every moto API call: throttling faults, then settle CloudFormation."""
+        service = getattr(response, "service_name", None) or ""
+        service = {"awslambda": "lambda"}.get(service, service)
+        action = response._get_action() or ""
+        account = getattr(response, "current_account", None)
+        if self.faults.take(THROTTLE, service=service, operation=action, account=account):
+            error = seams.throttling_error()
+
+            def _refuse() -> Any:
+                raise error
+
+            setattr(response, seams.action_method_name(action), _refuse)
+        elif service == "cloudformation":
+            self.cfn.settle(response.cloudformation_backend)
+        return original(response)
+
+    def settle_account(self, account_id: str) -> None:
+        self.cfn.settle(seams.cfn_backend(account_id, self.config.region))

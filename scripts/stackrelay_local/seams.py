@@ -1,0 +1,603 @@
+"""Every moto internal the local engine patches or reads, in one place.
+
+moto is pinned (5.2.5) but its internals move between releases. Each seam
+below names the dotted path it relies on and why; ``tests/engine/test_seams.py``
+resolves all of them and fails naming the seam when moto changes. Nothing
+else in ``stackrelay_local`` imports moto internals: it goes through the
+helpers here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import threading
+import time as _real_time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from stackrelay_local.runtime import Runtime
+
+MOTO_VERSION = "5.2.5"
+_SLICE = 0.005  # real seconds between checks of the simulated deadline
+
+
+@dataclass(frozen=True)
+class Seam:
+    path: str  # "module:attr.attr"
+    why: str
+    params: tuple[str, ...] | None = None  # expected positional parameter names
+
+    def resolve(self) -> Any:
+        module_name, _, attr_path = self.path.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in attr_path.split(".") if attr_path else []:
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise SeamMissing(
+                f"moto seam {self.path} is gone ({exc}); needed because: {self.why}"
+            ) from exc
+        if self.params is not None:
+            found = tuple(inspect.signature(target).parameters)
+            if found[: len(self.params)] != self.params:
+                raise SeamMissing(
+                    f"moto seam {self.path} changed signature {found} (expected {self.params}); "
+                    f"needed because: {self.why}"
+                )
+        return target
+
+
+class SeamMissing(RuntimeError):
+    """moto moved an internal the engine depends on."""
+
+
+_SFN = "moto.stepfunctions.parser.asl"
+SEAMS: dict[str, Seam] = {
+    "lambda_invoke": Seam(
+        "moto.awslambda.models:LambdaFunction._invoke_lambda",
+        "the one place moto starts a function (boto3 invoke and every Step Functions "
+        "Lambda path); we run the real handler in-process there",
+        ("self", "event"),
+    ),
+    "lambda_function_attrs": Seam(
+        "moto.awslambda.models:LambdaFunction",
+        "read: function_name, handler, code (S3Bucket/S3Key), code_bytes, environment_vars, "
+        "timeout, memory_size, function_arn, account_id, region",
+    ),
+    "wait_interval": Seam(
+        f"{_SFN}.component.state.wait.wait_function.wait_function:WaitFunction._wait_interval",
+        "Wait states really sleep; we advance the simulated clock instead",
+        ("self", "env", "wait_seconds"),
+    ),
+    "retrier_time": Seam(
+        f"{_SFN}.component.common.retry.retrier_decl:time",
+        "Retry back-off calls time.sleep(interval) in this module; we swap its `time`",
+    ),
+    "wait_for_task_token": Seam(
+        f"{_SFN}.component.state.exec.state_task.service.state_task_service_callback:"
+        "StateTaskServiceCallback._eval_wait_for_task_token",
+        "where an execution parks on a .waitForTaskToken callback: we record it (wait_parked, "
+        "drain at stop); reads env.states.context_object.context_object_data",
+        ("self", "env", "timeout_seconds", "callback_endpoint", "heartbeat_endpoint"),
+    ),
+    "callback_wait": Seam(
+        f"{_SFN}.eval.callback.callback:CallbackEndpoint.wait",
+        "callback TimeoutSeconds is a real-time Event.wait; we make it follow the simulated "
+        "clock (reads _notify_event, _outcome)",
+        ("self", "timeout"),
+    ),
+    "heartbeat_wait": Seam(
+        f"{_SFN}.eval.callback.callback:HeartbeatEndpoint.clear_and_wait",
+        "HeartbeatSeconds is a real-time Event.wait; simulated instead (reads _mutex, "
+        "_next_heartbeat_event, _heartbeat_seconds)",
+        ("self",),
+    ),
+    "call_action": Seam(
+        "moto.core.responses:BaseResponse.call_action",
+        "every API call of every service passes here: throttling faults and settling "
+        "CloudFormation operations before a read",
+        ("self",),
+    ),
+    "cfn_response": Seam(
+        "moto.cloudformation.responses:CloudFormationResponse",
+        "CreateChangeSet/ExecuteChangeSet/CreateStack/UpdateStack/DeleteStack/"
+        "DescribeStackEvents/ContinueUpdateRollback are replaced by the realism layer; "
+        "reads _get_param, _get_bool_param, current_account, region, cloudformation_backend",
+    ),
+    "cfn_backend": Seam(
+        "moto.cloudformation.models:cloudformation_backends",
+        "read/write: backend.stacks, change_sets, deleted_stacks, create_change_set(), "
+        "execute_change_set(), delete_stack()",
+    ),
+    "cfn_stack": Seam(
+        "moto.cloudformation.models:Stack",
+        "write: status, events, template, creation_time; call _parse_template(), "
+        "_create_output_map() so change-set stacks get Outputs; "
+        "read resource_map._parsed_resources",
+    ),
+    "cfn_event": Seam(
+        "moto.cloudformation.models:Event",
+        "stack events we add on the simulated timeline (timestamp overwritten)",
+        (
+            "stack_id",
+            "stack_name",
+            "logical_resource_id",
+            "physical_resource_id",
+            "resource_type",
+            "resource_status",
+            "resource_status_reason",
+            "resource_properties",
+        ),
+    ),
+    "cfn_exceptions": Seam(
+        "moto.cloudformation.exceptions:ValidationError",
+        "AWS-shaped ValidationError (AlreadyExistsException lives beside it)",
+    ),
+    "cfn_already_exists": Seam(
+        "moto.cloudformation.exceptions:AlreadyExistsException", "CREATE for an existing stack"
+    ),
+    "service_exception": Seam(
+        "moto.core.exceptions:ServiceException",
+        "serialisable error base for InvalidChangeSetStatus, ChangeSetNotFound, Throttling",
+    ),
+    "state_machine_cfn": Seam(
+        "moto.stepfunctions.models:StateMachine.create_from_cloudformation_json",
+        "AWS::StepFunctions::StateMachine ignores DefinitionSubstitutions; we resolve them",
+        ("resource_name", "cloudformation_json", "account_id", "region_name"),
+    ),
+    "state_machine_cfn_update": Seam(
+        "moto.stepfunctions.models:StateMachine.update_from_cloudformation_json",
+        "same as state_machine_cfn, on update",
+        (
+            "original_resource",
+            "new_resource_name",
+            "cloudformation_json",
+            "account_id",
+            "region_name",
+        ),
+    ),
+    "sfn_models_backends": Seam(
+        "moto.stepfunctions.models:stepfunctions_backends",
+        "AWS::StepFunctions::StateMachine creates its machine here, but with execute_state_machine "
+        "the API serves stepfunctions_parser_backends: we point the CFN handlers at the latter",
+    ),
+    "sfn_parser_backends": Seam(
+        "moto.stepfunctions.parser.models:stepfunctions_parser_backends",
+        "the backend the Step Functions API uses when the ASL interpreter is on",
+    ),
+    "s3_backends": Seam(
+        "moto.s3.models:s3_backends",
+        "read template and definition objects (TemplateURL, DefinitionS3Location) in any account",
+    ),
+    "camelcase": Seam(
+        "moto.core.utils:camelcase_to_underscores",
+        "the response method name moto dispatches an action to (throttling replaces it)",
+    ),
+    "default_account": Seam("moto.core:DEFAULT_ACCOUNT_ID", "moto's default account id"),
+    "user_config": Seam(
+        "moto.core.config:default_user_config",
+        "server mode: enable execute_state_machine without mock_aws",
+    ),
+    "server_app": Seam(
+        "moto.moto_server.werkzeug_app:DomainDispatcherApplication",
+        "server mode: moto's WSGI app we put our control surface in front of",
+    ),
+    "server_backend_app": Seam("moto.moto_server.werkzeug_app:create_backend_app", "server mode"),
+    "server_handler": Seam(
+        "moto.moto_server.threaded_moto_server:MotoRequestHandler", "server mode request handler"
+    ),
+}
+
+
+def resolve(name: str) -> Any:
+    return SEAMS[name].resolve()
+
+
+def check_all() -> list[str]:
+    """Names of seams that no longer resolve (empty when moto is as expected)."""
+    broken = []
+    for name, seam in SEAMS.items():
+        try:
+            seam.resolve()
+        except SeamMissing:
+            broken.append(name)
+    return broken
+
+
+# ---------------------------------------------------------------------------
+# Patching
+# ---------------------------------------------------------------------------
+class Patcher:
+    """Sets attributes and puts every original back on ``undo()``."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[Any, str, Any, bool]] = []
+
+    def set(self, owner: Any, attr: str, value: Any) -> None:
+        had = attr in vars(owner)
+        self._undo.append((owner, attr, vars(owner).get(attr), had))
+        setattr(owner, attr, value)
+
+    def undo(self) -> None:
+        while self._undo:
+            owner, attr, original, had = self._undo.pop()
+            if had:
+                setattr(owner, attr, original)
+            else:
+                delattr(owner, attr)
+
+
+def _owner_and_attr(name: str) -> tuple[Any, str]:
+    module_name, _, attr_path = SEAMS[name].path.partition(":")
+    owner: Any = importlib.import_module(module_name)
+    parts = attr_path.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part)
+    return owner, parts[-1]
+
+
+class _SimulatedTime:
+    """Stands in for the ``time`` module where moto sleeps for back-off."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def sleep(self, seconds: float) -> None:
+        clock = self._runtime.clock
+        clock.advance_to(clock.now() + float(seconds))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_real_time, name)
+
+
+def install(runtime: Runtime) -> Patcher:
+    """Apply every seam for ``runtime``; the returned Patcher undoes them."""
+    for seam in SEAMS.values():
+        seam.resolve()
+    patcher = Patcher()
+    clock = runtime.clock
+
+    owner, attr = _owner_and_attr("lambda_invoke")
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return runtime.lambda_runner.invoke(self, event)
+
+    patcher.set(owner, attr, _invoke_lambda)
+
+    owner, attr = _owner_and_attr("wait_interval")
+
+    def _wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
+        if wait_seconds > 0:
+            clock.advance_to(clock.now() + float(wait_seconds))
+
+    patcher.set(owner, attr, _wait_interval)
+
+    owner, attr = _owner_and_attr("retrier_time")
+    patcher.set(owner, attr, _SimulatedTime(runtime))
+
+    owner, attr = _owner_and_attr("wait_for_task_token")
+    original_park = getattr(owner, attr)
+
+    def _eval_wait_for_task_token(
+        self: Any, env: Any, timeout_seconds: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+    ) -> Any:
+        execution_arn = env.states.context_object.context_object_data["Execution"]["Id"]
+        token = callback_endpoint.callback_id
+        runtime.parked.add(execution_arn, token)
+        try:
+            return original_park(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+        finally:
+            runtime.parked.remove(execution_arn, token)
+
+    patcher.set(owner, attr, _eval_wait_for_task_token)
+
+    owner, attr = _owner_and_attr("callback_wait")
+
+    def _callback_wait(self: Any, timeout: float | None = None) -> Any:
+        _wait_simulated(runtime, self._notify_event, timeout)
+        return self._outcome
+
+    patcher.set(owner, attr, _callback_wait)
+
+    owner, attr = _owner_and_attr("heartbeat_wait")
+
+    def _clear_and_wait(self: Any) -> bool:
+        with self._mutex:
+            if self._next_heartbeat_event.is_set():
+                self._next_heartbeat_event.clear()
+                return True
+        return _wait_simulated(runtime, self._next_heartbeat_event, self._heartbeat_seconds)
+
+    patcher.set(owner, attr, _clear_and_wait)
+
+    owner, attr = _owner_and_attr("call_action")
+    original_call_action = getattr(owner, attr)
+
+    def call_action(self: Any) -> Any:
+        return runtime.on_api_call(self, original_call_action)
+
+    patcher.set(owner, attr, call_action)
+
+    _install_cfn_responses(runtime, patcher)
+    _install_state_machine_substitutions(patcher)
+    owner, attr = _owner_and_attr("sfn_models_backends")
+    patcher.set(owner, attr, resolve("sfn_parser_backends"))
+    return patcher
+
+
+def _wait_simulated(runtime: Runtime, event: threading.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` until a *simulated* deadline; True if it was set."""
+    deadline = None if timeout is None else runtime.clock.now() + float(timeout)
+    while True:
+        if event.wait(_SLICE):
+            return True
+        if runtime.stopping.is_set():
+            return event.is_set()
+        if deadline is not None and runtime.clock.now() >= deadline:
+            return event.is_set()
+
+
+def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
+    response_cls = resolve("cfn_response")
+    action_result = importlib.import_module("moto.core.responses").ActionResult
+    empty_result = importlib.import_module("moto.core.responses").EmptyResult
+    realism = runtime.cfn
+
+    def _request(self: Any) -> dict[str, Any]:
+        return {
+            "StackName": self._get_param("StackName"),
+            "ChangeSetName": self._get_param("ChangeSetName"),
+            "ChangeSetType": self._get_param("ChangeSetType", "CREATE"),
+            "TemplateBody": self._get_param("TemplateBody"),
+            "TemplateURL": self._get_param("TemplateURL"),
+            "UsePreviousTemplate": self._get_bool_param("UsePreviousTemplate", False),
+            "Parameters": self._get_param("Parameters", []),
+            "Tags": self._get_param("Tags", []),
+            "NotificationARNs": self._get_param("NotificationARNs", []),
+            "RoleARN": self._get_param("RoleARN"),
+            "Description": self._get_param("Description"),
+        }
+
+    def create_change_set(self: Any) -> Any:
+        cs_id, stack_id, _ = realism.create_change_set(
+            self.cloudformation_backend, self.current_account, self.region, _request(self)
+        )
+        return action_result({"Id": cs_id, "StackId": stack_id})
+
+    def execute_change_set(self: Any) -> Any:
+        realism.execute_change_set(
+            self.cloudformation_backend,
+            self.current_account,
+            self._get_param("ChangeSetName"),
+            self._get_param("StackName"),
+        )
+        return empty_result()
+
+    def create_stack(self: Any) -> Any:
+        stack_id = realism.create_stack(
+            self.cloudformation_backend, self.current_account, self.region, _request(self)
+        )
+        return action_result({"StackId": stack_id})
+
+    def update_stack(self: Any) -> Any:
+        stack_id = realism.update_stack(
+            self.cloudformation_backend, self.current_account, self.region, _request(self)
+        )
+        return action_result({"StackId": stack_id})
+
+    def delete_stack(self: Any) -> Any:
+        realism.delete_stack(
+            self.cloudformation_backend, self.current_account, self._get_param("StackName")
+        )
+        return empty_result()
+
+    def describe_stack_events(self: Any) -> Any:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        return action_result({"StackEvents": realism.visible_events(stack)})
+
+    def continue_update_rollback(self: Any) -> Any:
+        realism.continue_update_rollback(
+            self.cloudformation_backend,
+            self._get_param("StackName"),
+            self._get_param("ResourcesToSkip", []),
+        )
+        return empty_result()
+
+    for fn in (
+        create_change_set,
+        execute_change_set,
+        create_stack,
+        update_stack,
+        delete_stack,
+        describe_stack_events,
+        continue_update_rollback,
+    ):
+        patcher.set(response_cls, fn.__name__, fn)
+
+
+def _install_state_machine_substitutions(patcher: Patcher) -> None:
+    from stackrelay_local.sam import substitute_definition
+
+    def _substituted(cloudformation_json: Any) -> Any:
+        props = cloudformation_json.get("Properties") or {}
+        subs = props.get("DefinitionSubstitutions")
+        definition = props.get("DefinitionString")
+        if isinstance(definition, dict):
+            definition = json.dumps(definition)
+        if definition is not None and (subs or "${" in definition):
+            props = dict(props, DefinitionString=substitute_definition(definition, subs or {}))
+            props.pop("DefinitionSubstitutions", None)
+            cloudformation_json = dict(cloudformation_json, Properties=props)
+        return cloudformation_json
+
+    owner, attr = _owner_and_attr("state_machine_cfn")
+    original_create = getattr(owner, attr).__func__
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        return original_create(
+            cls, resource_name, _substituted(cloudformation_json), account_id, region_name, **kwargs
+        )
+
+    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
+
+    owner, attr = _owner_and_attr("state_machine_cfn_update")
+    original_update = getattr(owner, attr).__func__
+
+    def update_from_cloudformation_json(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        return original_update(
+            cls,
+            original_resource,
+            new_resource_name,
+            _substituted(cloudformation_json),
+            account_id,
+            region_name,
+        )
+
+    patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
+
+
+@contextmanager
+def server_config() -> Iterator[None]:
+    """Server mode has no mock_aws: enable the ASL interpreter in moto's config."""
+    config = resolve("user_config")
+    saved = json.loads(json.dumps(config))
+    config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    try:
+        yield
+    finally:
+        config.clear()
+        config.update(saved)
+
+
+# ---------------------------------------------------------------------------
+# Reads and small helpers over moto objects
+# ---------------------------------------------------------------------------
+def action_method_name(action: str) -> str:
+    return str(resolve("camelcase")(action))
+
+
+def default_account() -> str:
+    return str(resolve("default_account"))
+
+
+def cfn_backend(account_id: str, region: str) -> Any:
+    return resolve("cfn_backend")[account_id][region]
+
+
+def live_stack(backend: Any, name_or_id: str) -> Any | None:
+    for stack in backend.stacks.values():
+        if name_or_id in (stack.name, stack.stack_id):
+            return stack
+    return None
+
+
+def find_change_set(backend: Any, ref: str, stack_name: str | None) -> Any | None:
+    if ref in backend.change_sets:
+        return backend.change_sets[ref]
+    for cs in backend.change_sets.values():
+        if cs.change_set_name == ref and (stack_name in (None, cs.stack_name, cs.stack_id)):
+            return cs
+    return None
+
+
+def physical_ids(stack: Any) -> dict[str, str]:
+    parsed = getattr(stack.resource_map, "_parsed_resources", {}) or {}
+    ids: dict[str, str] = {}
+    for lid, resource in parsed.items():
+        physical = getattr(resource, "physical_resource_id", None)
+        if isinstance(physical, str):
+            ids[lid] = physical
+    return ids
+
+
+def refresh_stack_after_apply(stack: Any, template: str) -> None:
+    """Give a change-set-created stack its template dict, description and Outputs."""
+    stack.template = template
+    stack._parse_template()
+    stack.description = stack.template_dict.get("Description")
+    stack.output_map = stack._create_output_map()
+
+
+def new_stack_event(**fields: Any) -> Any:
+    return resolve("cfn_event")(resource_properties=None, **fields)
+
+
+def _service_error(code: str, message: str) -> Exception:
+    base = resolve("service_exception")
+    error_cls = type(code, (base,), {"code": code})
+    return error_cls(message)  # type: ignore[no-any-return]
+
+
+def cfn_validation_error(message: str) -> Exception:
+    return resolve("cfn_exceptions")(message=message)  # type: ignore[no-any-return]
+
+
+def cfn_already_exists(message: str) -> Exception:
+    return resolve("cfn_already_exists")(message)  # type: ignore[no-any-return]
+
+
+def cfn_invalid_change_set_status(message: str) -> Exception:
+    return _service_error("InvalidChangeSetStatus", message)
+
+
+def cfn_change_set_not_found(ref: str) -> Exception:
+    return _service_error("ChangeSetNotFound", f"ChangeSet [{ref}] does not exist")
+
+
+def throttling_error() -> Exception:
+    return _service_error("Throttling", "Rate exceeded")
+
+
+def read_s3_object(bucket: str, key: str) -> bytes:
+    """An object's bytes from whichever account owns the bucket."""
+    backend = resolve("s3_backends")[default_account()]["aws"]
+    return bytes(backend.get_object(bucket, key).value)
+
+
+def parse_template_url(url: str) -> tuple[str, str]:
+    """(bucket, key) of a TemplateURL in any of S3's URL styles, or a localhost one."""
+    parts = urlparse(url)
+    host, path = parts.netloc.split(":")[0], parts.path.lstrip("/")
+    if host in ("localhost", "127.0.0.1") or host.startswith("s3.") or host == "s3.amazonaws.com":
+        bucket, _, key = path.partition("/")
+        return bucket, key
+    if ".s3." in host or ".s3-" in host or host.endswith(".localhost"):
+        return host.split(".s3")[0].split(".localhost")[0], path
+    raise cfn_validation_error(f"TemplateURL must be an Amazon S3 URL, got {url}")
+
+
+def fn_attr_names() -> tuple[str, ...]:
+    return (
+        "function_name",
+        "handler",
+        "code",
+        "environment_vars",
+        "timeout",
+        "memory_size",
+        "function_arn",
+        "account_id",
+        "region",
+    )
+
+
+Callback = Callable[..., Any]
