@@ -1,0 +1,279 @@
+"""What each command does. ``main`` parses; this module acts.
+
+Every command takes a boto3 session and the parsed arguments, and returns an
+exit code. They share the core's rules (input model, naming, summaries) and
+never re-derive them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from rich.live import Live
+from stackrelay import changeset, clock
+
+from stackrelay_cli import ci_input, packaging, progress, render
+from stackrelay_cli.errors import (
+    ERROR_EXIT,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    CliError,
+)
+from stackrelay_cli.orchestrator import Orchestrator, resolve
+
+WATCH_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_INTERVAL", "2"))
+
+
+# -- publish -----------------------------------------------------------------
+
+
+def publish(session: boto3.Session, args: Namespace) -> int:
+    bucket = args.bucket or resolve(session).bucket
+    app_dir = Path(args.app_dir)
+    try:
+        artifact = packaging.package(app_dir, args.app, session.client("s3"), bucket)
+    except packaging.PackagingError as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
+    data = {**artifact.as_input(), "uploaded": artifact.uploaded, "reused": artifact.reused}
+    if args.output:
+        Path(args.output).write_text(json.dumps(artifact.as_input(), indent=2) + "\n")
+    if args.json:
+        render.emit_json(data)
+    else:
+        render.console.print(
+            render.key_values(
+                {
+                    "artifact": f"s3://{artifact.bucket}/{artifact.key}",
+                    "sha256": artifact.sha256,
+                    "uploaded": f"{len(artifact.uploaded)} new object(s)",
+                    "reused": f"{len(artifact.reused)} unchanged object(s)",
+                }
+            )
+        )
+    return EXIT_OK
+
+
+# -- start / status / watch ----------------------------------------------------
+
+
+def _artifact(args: Namespace) -> dict[str, Any] | None:
+    if args.artifact_file:
+        path = Path(args.artifact_file)
+        if not path.is_file():
+            raise CliError(
+                f"{path} does not exist: run `stackrelay publish --output {path}` first.",
+                EXIT_INVALID,
+            )
+        try:
+            return dict(json.loads(path.read_text()))
+        except ValueError as exc:
+            raise CliError(
+                f"{path} is not the JSON `stackrelay publish` writes: {exc}", EXIT_INVALID
+            ) from None
+    if args.artifact_key or args.artifact_sha256:
+        return {"bucket": args.bucket, "key": args.artifact_key, "sha256": args.artifact_sha256}
+    return None
+
+
+def start_execution(
+    session: boto3.Session, orch: Orchestrator, state_machine_arn: str, request: Any
+) -> str:
+    name = ci_input.name_for(request)
+    sfn = session.client("stepfunctions")
+    payload = request.model_dump(exclude_none=True)
+    response = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
+    )
+    return str(response["executionArn"])
+
+
+def start(session: boto3.Session, args: Namespace) -> int:
+    orch = resolve(session)
+    artifact = _artifact(args)
+    if artifact is not None and not artifact.get("bucket"):
+        artifact["bucket"] = orch.bucket
+    source = ci_input.source_from(vars(args))
+    request = ci_input.build(args.app, "deploy", source, artifact)
+    arn = start_execution(session, orch, orch.state_machine_arn, request)
+    return _started(session, orch, arn, args)
+
+
+def _started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespace) -> int:
+    if args.json and not args.wait:
+        render.emit_json({"executionArn": arn, "consoleUrl": orch.console_url(arn)})
+        return EXIT_OK
+    if not args.json:
+        render.console.print(f"Started [bold]{arn.rsplit(':', 1)[-1]}[/]")
+        render.console.print(f"  {orch.console_url(arn)}")
+    if not args.wait:
+        return EXIT_OK
+    return _report(follow(session, arn, until=args.until, quiet=args.json), args)
+
+
+def follow(
+    session: boto3.Session, arn: str, until: str | None = None, quiet: bool = False
+) -> progress.Progress:
+    """Poll the execution until it ends (or parks on ``until``'s approval)."""
+    sfn = session.client("stepfunctions")
+    current = progress.fetch(sfn, arn)
+
+    def reached() -> bool:
+        if current.done:
+            return True
+        stage = current.stage(until) if until else None
+        return stage is not None and stage.step == "waiting for approval"
+
+    if quiet or not render.console.is_terminal:
+        seen: dict[str, str] = {}
+        while not reached():
+            if not quiet:
+                for s in current.stages:
+                    if seen.get(s.stage) != s.step:
+                        seen[s.stage] = s.step
+                        render.console.print(f"  {s.stage:<8} {s.stack}: {s.step}")
+            time.sleep(WATCH_INTERVAL)
+            current = progress.fetch(sfn, arn)
+        return current
+    with Live(render.stage_table(current), console=render.console, refresh_per_second=4) as live:
+        while not reached():
+            time.sleep(WATCH_INTERVAL)
+            current = progress.fetch(sfn, arn)
+            live.update(render.stage_table(current))
+    return current
+
+
+def _report(result: progress.Progress, args: Namespace) -> int:
+    if args.json:
+        render.emit_json(render.progress_json(result))
+    else:
+        render.console.print(
+            render.stage_table(result, title=f"{result.app or ''} {result.status}")
+        )
+        if result.error:
+            render.errors.print(f"[red]{result.error}[/]: {result.cause}")
+    if result.status in ("RUNNING", "SUCCEEDED"):
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+def status(session: boto3.Session, args: Namespace) -> int:
+    result = progress.fetch(
+        session.client("stepfunctions"), _execution_arn(session, args.execution)
+    )
+    return _report(result, args)
+
+
+def watch(session: boto3.Session, args: Namespace) -> int:
+    arn = _execution_arn(session, args.execution)
+    return _report(follow(session, arn, quiet=args.json), args)
+
+
+def _execution_arn(session: boto3.Session, name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    orch = resolve(session)
+    for machine in (orch.state_machine_arn, orch.teardown_state_machine_arn):
+        if not machine:
+            continue
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name_or_arn}"
+        try:
+            session.client("stepfunctions").describe_execution(executionArn=arn)
+            return arn
+        except ClientError:
+            continue
+    raise CliError(
+        f"No execution named {name_or_arn!r}: pass its name or ARN as "
+        "`stackrelay start` printed it.",
+        EXIT_INVALID,
+    )
+
+
+# -- approvals -------------------------------------------------------------------
+
+
+def invoke(session: boto3.Session, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke an orchestrator function; its domain errors become CLI errors."""
+    response = session.client("lambda").invoke(
+        FunctionName=function, Payload=json.dumps(payload).encode()
+    )
+    body = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        kind = (body or {}).get("errorType", "Error")
+        message = (body or {}).get("errorMessage", "the function failed")
+        raise CliError(f"{kind}: {message}", ERROR_EXIT.get(kind, EXIT_FAILED))
+    return dict(body or {})
+
+
+def pending(session: boto3.Session, args: Namespace) -> int:
+    orch = resolve(session)
+    found = invoke(session, orch.approval_function, {"action": "list", "app": args.app})
+    rows = found["approvals"]
+    if args.json:
+        render.emit_json(rows)
+        return EXIT_OK
+    if not rows:
+        render.console.print("No approvals are waiting.")
+        return EXIT_OK
+    for row in rows:
+        row["expires"] = _ago(row["expires_at"] - clock.now(), future=True)
+    render.console.print(
+        render.records_table(
+            rows,
+            ["app", "pipeline_id", "stage", "stack", "commit", "headline", "expires"],
+            title="Waiting for approval",
+        )
+    )
+    return EXIT_OK
+
+
+def decide(session: boto3.Session, args: Namespace, action: str) -> int:
+    orch = resolve(session)
+    base = {"app": args.app, "pipeline_id": args.pipeline_id, "stage": args.stage}
+    shown = invoke(session, orch.approval_function, {"action": "show", **base})["approval"]
+    if not args.json:
+        render.console.print(
+            f"[bold]{shown['stack']}[/] in {shown['account']} "
+            f"({shown['ref']}@{str(shown['commit'])[:12]})"
+        )
+        render.console.print(changeset.render(shown["summary"]))
+    approver = args.approver or os.environ.get("GITLAB_USER_LOGIN") or os.environ.get("USER")
+    if not approver:
+        raise CliError(
+            "Say who decides: --approver NAME (GitLab sets GITLAB_USER_LOGIN).", EXIT_INVALID
+        )
+    job_url = args.job_url or os.environ.get("CI_JOB_URL")
+    result = invoke(
+        session,
+        orch.approval_function,
+        {
+            "action": action,
+            **base,
+            "approver": approver,
+            "job_url": job_url,
+            "reason": args.reason,
+        },
+    )["approval"]
+    if args.json:
+        render.emit_json({k: v for k, v in result.items() if k != "summary_text"})
+    else:
+        render.console.print(f"[green]{result['status'].capitalize()}[/] by {approver}.")
+    return EXIT_OK
+
+
+def _ago(seconds: float, future: bool = False) -> str:
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{seconds / size:.0f}{unit}"
+            break
+    else:
+        text = f"{seconds:.0f}s"
+    return f"in {text}" if future else f"{text} ago"

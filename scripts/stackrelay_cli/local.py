@@ -1,0 +1,303 @@
+"""``stackrelay local``: the whole product on the local engine.
+
+``bootstrap`` sets up what docs/setup.md sets up on AWS, from the same
+templates: the artifact bucket, the orchestrator (template.yaml) and the
+target-account roles in dev, staging and prod. ``release`` then drives any SAM
+app through the same CLI code paths CI uses; ``demo`` tells the whole story
+on the sample app.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from argparse import Namespace
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackrelay_cli import commands, progress, render
+from stackrelay_cli.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, CliError
+from stackrelay_cli.orchestrator import Orchestrator
+
+ROOT = Path(__file__).resolve().parents[2]
+ORCHESTRATOR_STACK = "stackrelay"
+
+
+@dataclass
+class LocalOrchestrator:
+    """The orchestrator as deployed on a local engine."""
+
+    engine: Any
+    outputs: dict[str, str]
+    bucket: str
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def orchestrator(self) -> Orchestrator:
+        o = self.outputs
+        return Orchestrator(
+            state_machine_arn=o["DeployStateMachineArn"],
+            teardown_state_machine_arn=o.get("TeardownStateMachineArn", ""),
+            approval_function=o["ApprovalFunctionName"],
+            operations_function=o.get("OperationsFunctionName", ""),
+            bucket=self.bucket,
+        )
+
+
+def bootstrap(
+    engine: Any,
+    root: Path = ROOT,
+    parameters: dict[str, str] | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> LocalOrchestrator:
+    """Deploy setup/ and template.yaml into the engine's accounts (docs/setup.md)."""
+    config = engine.config
+    say("artifact bucket (setup/artifact-bucket.yaml) in the orchestrator account")
+    bucket = engine.deploy_app(
+        root / "setup" / "artifact-bucket.yaml",
+        stack_name="stackrelay-artifacts",
+        parameters={"TargetAccountIds": ",".join(config.accounts.values())},
+    )["ArtifactBucketName"]
+    say("orchestrator (template.yaml): state machines, tasks, table")
+    outputs = engine.deploy_app(
+        root / "template.yaml",
+        stack_name=ORCHESTRATOR_STACK,
+        parameters={
+            "DevAccountId": config.accounts["dev"],
+            "StagingAccountId": config.accounts["staging"],
+            "ProdAccountId": config.accounts["prod"],
+            "TargetRegion": config.region,
+            "ArtifactBucketName": bucket,
+            **(parameters or {}),
+        },
+    )
+    roles = {}
+    for stage, account in config.accounts.items():
+        say(f"deploy and execution roles (setup/target-account.yaml) in {stage} ({account})")
+        roles[stage] = engine.deploy_app(
+            root / "setup" / "target-account.yaml",
+            stack_name="stackrelay-target",
+            account=account,
+            parameters={
+                "OrchestratorAccountId": config.orchestrator_account,
+                "ArtifactBucketName": bucket,
+            },
+        )
+    return LocalOrchestrator(engine=engine, outputs=outputs, bucket=bucket, roles=roles)
+
+
+def _engine(stack_seconds: float) -> Any:
+    try:
+        from stackrelay_local import EngineConfig, LocalEngine
+    except ImportError as exc:
+        raise CliError(
+            f"The local engine is not installed ({exc}). Run `make install` "
+            "(or pip install -e '.[local]')."
+        ) from None
+    return LocalEngine(EngineConfig(stack_seconds=stack_seconds))
+
+
+def run(args: Namespace) -> int:
+    if args.local_command == "up":
+        from stackrelay_local.__main__ import main as serve
+
+        return int(serve(["up", "--port", str(args.port)]) or 0)
+    if args.local_command == "release":
+        return release(Path(args.app), args.name, args.stack_seconds, args.json)
+    return demo(args.stack_seconds, args.json)
+
+
+# -- the story ---------------------------------------------------------------------
+
+
+@dataclass
+class Release:
+    """One app's way through the local engine, step by step."""
+
+    local: LocalOrchestrator
+    app_dir: Path
+    app: str
+    quiet: bool = False
+    pipeline: int = 100
+    finished: list[dict[str, Any]] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            render.console.print(f"[bold blue]==>[/] {text}")
+
+    def _session(self) -> Any:
+        import boto3
+
+        return boto3.Session(region_name=self.local.engine.config.region)
+
+    def _args(self, **values: Any) -> Namespace:
+        defaults = {
+            "json": self.quiet,
+            "wait": True,
+            "until": None,
+            "bucket": None,
+            "artifact_file": None,
+            "artifact_key": None,
+            "artifact_sha256": None,
+        }
+        return Namespace(**{**defaults, **values})
+
+    def publish(self) -> dict[str, str]:
+        from stackrelay_cli import packaging
+
+        self.say(f"publish {self.app_dir} (build once, content-addressed)")
+        artifact = packaging.package(
+            self.app_dir, self.app, self._session().client("s3"), self.local.bucket
+        )
+        if not self.quiet:
+            render.console.print(
+                f"    s3://{artifact.bucket}/{artifact.key}  "
+                f"({len(artifact.uploaded)} uploaded, {len(artifact.reused)} reused)"
+            )
+        return artifact.as_input()
+
+    def start(
+        self,
+        ref: str,
+        artifact: dict[str, str] | None,
+        commit: str,
+        action: str = "deploy",
+        until: str | None = None,
+    ) -> tuple[str, progress.Progress]:
+        """Start an execution the way CI does, and follow it (to ``until``'s approval)."""
+        from stackrelay_cli import ci_input
+
+        self.pipeline += 1
+        source = {
+            "project": f"local/{self.app}",
+            "ref": ref,
+            "commit": commit,
+            "pipeline_id": str(self.pipeline),
+            "user": os.environ.get("USER") or "you",
+        }
+        request = ci_input.build(self.app, action, source, artifact)
+        orch = self.local.orchestrator
+        machine = orch.state_machine_arn if action == "deploy" else orch.teardown_state_machine_arn
+        arn = commands.start_execution(self._session(), orch, machine, request)
+        self.say(
+            f"{action} {ref} @ {commit[:8]} (pipeline {self.pipeline}): {arn.rsplit(':', 1)[-1]}"
+        )
+        return arn, self.follow(arn, f"{action} {ref}", until)
+
+    def follow(self, arn: str, title: str, until: str | None = None) -> progress.Progress:
+        result = commands.follow(self._session(), arn, until=until, quiet=self.quiet)
+        if not self.quiet and result.done:
+            render.console.print(render.stage_table(result, title=f"{title}: {result.status}"))
+        if result.status not in ("RUNNING", "SUCCEEDED"):
+            raise CliError(f"{title} {result.status}: {result.error}: {result.cause}", EXIT_FAILED)
+        if result.done:
+            self.finished.extend(
+                {
+                    "stage": s.stage,
+                    "stack": s.stack,
+                    "account": s.account,
+                    "outcome": s.outcome,
+                    "url": s.url or "",
+                }
+                for s in result.stages
+                if s.state == "succeeded"
+            )
+        return result
+
+    def approve(self, stage: str = "prod") -> None:
+        """Show the change summary, then approve, as the approve-prod CI job does."""
+        session = self._session()
+        function = self.local.orchestrator.approval_function
+        key = {"app": self.app, "pipeline_id": str(self.pipeline), "stage": stage}
+        shown = commands.invoke(session, function, {"action": "show", **key})["approval"]
+        self.say(f"{stage} change set waits for approval:")
+        if not self.quiet:
+            render.console.print(shown["summary_text"])
+        commands.invoke(
+            session,
+            function,
+            {
+                "action": "approve",
+                **key,
+                "approver": os.environ.get("USER") or "you",
+                "reason": "local release",
+            },
+        )
+        self.say(f"approved {stage}")
+
+
+def _finish(release: Release, started: float, as_json: bool) -> int:
+    rows = release.finished
+    if as_json:
+        render.emit_json({"app": release.app, "stages": rows})
+    else:
+        render.console.print(
+            render.records_table(
+                rows,
+                ["stage", "account", "stack", "outcome", "url"],
+                title=f"{release.app}: what is deployed where",
+            )
+        )
+        render.console.print(
+            f"[dim]{time.time() - started:.1f} s of wall time on the local engine[/]"
+        )
+    return EXIT_OK
+
+
+def release(app_dir: Path, name: str | None, stack_seconds: float, as_json: bool) -> int:
+    """Release any SAM app folder: review, staging, prod (approved), teardown."""
+    from stackrelay.naming import slug
+
+    from stackrelay_cli.packaging import find_template
+
+    started = time.time()
+    try:
+        find_template(app_dir)
+    except Exception as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
+    app = slug(name or app_dir.resolve().name)[:40] or "app"
+    if not app[0].isalpha():
+        app = f"app-{app}"[:40]
+    with _engine(stack_seconds) as engine:
+        r = Release(
+            local=bootstrap(engine, say=lambda t: None), app_dir=app_dir, app=app, quiet=as_json
+        )
+        run_story(r)
+        return _finish(r, started, as_json)
+
+
+def demo(stack_seconds: float, as_json: bool) -> int:
+    started = time.time()
+    with _engine(stack_seconds) as engine:
+        say = (
+            (lambda t: None)
+            if as_json
+            else (lambda t: render.console.print(f"[dim]    setup: {t}[/]"))
+        )
+        if not as_json:
+            render.console.print(
+                "[bold]StackRelay demo[/]: AWS in this process (an orchestrator "
+                "account and dev, staging, prod), simulated time."
+            )
+        local = bootstrap(engine, say=say)
+        r = Release(
+            local=local, app_dir=ROOT / "examples" / "aws-news", app="aws-news", quiet=as_json
+        )
+        run_story(r)
+        return _finish(r, started, as_json)
+
+
+def run_story(r: Release) -> None:
+    """feature branch -> review stack -> merge -> staging -> prod (approved) -> teardown."""
+    artifact = r.publish()
+    r.start("feature/login", artifact, "1f2e3d4c5b6a")
+    r.say("merge feature/login into main")
+    arn, result = r.start("main", artifact, "2a3b4c5d6e7f", until="prod")
+    if not result.done:
+        r.approve("prod")
+        r.follow(arn, "release main")
+    if r.local.orchestrator.teardown_state_machine_arn:
+        r.say("feature/login is merged: tear its review stack down")
+        r.start("feature/login", None, "1f2e3d4c5b6a", action="teardown")

@@ -1,0 +1,211 @@
+"""``stackrelay``: publish, start and watch releases; approve; tidy review stacks.
+
+Credentials come from boto3's standard chain (profiles, SSO, or GitLab OIDC
+through AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE); AWS_ENDPOINT_URL points
+it at the local engine. Exit codes: see ``stackrelay_cli.errors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stackrelay_cli.errors import EXIT_CONFIG, EXIT_FAILED, CliError
+
+EXIT_CODES_HELP = """exit codes:
+  0 done   1 release failed   2 usage   3 configuration/AWS access   4 no such approval
+  5 already decided   6 expired   7 stale change set   8 invalid input   9 refused"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _source_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("source (defaults from GitLab CI variables)")
+    group.add_argument("--project", help="project path (CI_PROJECT_PATH)")
+    group.add_argument("--ref", help="branch (CI_COMMIT_BRANCH)")
+    group.add_argument("--commit", help="commit sha (CI_COMMIT_SHA)")
+    group.add_argument("--default-branch", dest="default_branch", help="(CI_DEFAULT_BRANCH)")
+    group.add_argument("--pipeline-id", dest="pipeline_id", help="(CI_PIPELINE_ID)")
+    group.add_argument("--pipeline-url", dest="pipeline_url", help="(CI_PIPELINE_URL)")
+    group.add_argument("--job-url", dest="job_url", help="(CI_JOB_URL)")
+    group.add_argument("--user", help="who started it (GITLAB_USER_LOGIN)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackrelay",
+        description="Release AWS SAM apps across accounts with AWS Step Functions.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _common(p)
+        return p
+
+    p = command("publish", "Package a SAM app folder once and upload it (content-addressed).")
+    p.add_argument("--app", required=True, help="app name (stack names derive from it)")
+    p.add_argument("--app-dir", default=".", help="the SAM app folder (default: .)")
+    p.add_argument("--bucket", help="artifact bucket (default: the orchestrator's)")
+    p.add_argument("--output", help="write the artifact JSON here (for `start --artifact-file`)")
+
+    p = command("start", "Start a release of a published artifact.")
+    p.add_argument("--app", required=True)
+    p.add_argument("--artifact-file", help="the JSON `publish --output` wrote")
+    p.add_argument("--artifact-key")
+    p.add_argument("--artifact-sha256")
+    p.add_argument("--bucket")
+    p.add_argument("--wait", action="store_true", help="follow the execution to its end")
+    p.add_argument(
+        "--until",
+        metavar="STAGE",
+        help="with --wait: stop once STAGE waits for approval (e.g. prod)",
+    )
+    _source_flags(p)
+
+    for name, text in (
+        ("status", "Show an execution's stages once."),
+        ("watch", "Follow an execution's stages live until it ends."),
+    ):
+        p = command(name, text)
+        p.add_argument("execution", help="execution name or ARN")
+
+    p = command("pending", "List releases waiting for approval.")
+    p.add_argument("--app")
+
+    for name in ("approve", "reject"):
+        p = command(name, f"Show the change summary, then {name} a waiting release.")
+        p.add_argument("--app", required=True)
+        p.add_argument(
+            "--pipeline-id",
+            dest="pipeline_id",
+            default=os.environ.get("CI_PIPELINE_ID"),
+            required="CI_PIPELINE_ID" not in os.environ,
+        )
+        p.add_argument("--stage", default="prod")
+        p.add_argument("--approver", help="who decides (default GITLAB_USER_LOGIN)")
+        p.add_argument("--job-url", dest="job_url", help="(default CI_JOB_URL)")
+        p.add_argument("--reason", help="why (recorded with the decision)")
+
+    p = command("teardown", "Delete a branch's review stack.")
+    p.add_argument("--app", required=True)
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--until", help=argparse.SUPPRESS)
+    _source_flags(p)
+
+    p = command("reviews", "List review stacks with branch, age and URL.")
+    p.add_argument("--app")
+    p.add_argument("--stale", action="store_true", help="only what the reaper would delete")
+
+    p = command("recover", "Continue a failed rollback of a staging or prod stack, and wait.")
+    p.add_argument("--app", required=True)
+    p.add_argument("--stage", required=True, choices=["staging", "prod"])
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="RESOURCE",
+        help="logical id to skip (repeatable)",
+    )
+
+    p = command("history", "Recent deployments of an app.")
+    p.add_argument("--app", required=True)
+    p.add_argument("--limit", type=int, default=20)
+
+    p = command("local", "The local engine: AWS on this machine, no account needed.")
+    local = p.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")
+    lp = local.add_parser("up", help="Serve the local engine on http://localhost:PORT.")
+    _common(lp)
+    lp.add_argument("--port", type=int, default=4566)
+    lp = local.add_parser("release", help="Release any SAM app folder through all three accounts.")
+    _common(lp)
+    lp.add_argument("--app", required=True, metavar="DIR", help="the SAM app folder")
+    lp.add_argument("--name", help="app name (default: the folder's name)")
+    lp.add_argument(
+        "--stack-seconds",
+        type=float,
+        default=90.0,
+        help="simulated duration of each stack operation",
+    )
+    lp = local.add_parser("demo", help="The whole story on the sample app (make demo).")
+    _common(lp)
+    lp.add_argument("--stack-seconds", type=float, default=90.0)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import boto3
+
+    from stackrelay_cli import commands, operations
+
+    if args.command == "local":
+        from stackrelay_cli import local
+
+        return local.run(args)
+    table: dict[str, Callable[[Any, argparse.Namespace], int]] = {
+        "publish": commands.publish,
+        "start": commands.start,
+        "status": commands.status,
+        "watch": commands.watch,
+        "pending": commands.pending,
+        "approve": lambda s, a: commands.decide(s, a, "approve"),
+        "reject": lambda s, a: commands.decide(s, a, "reject"),
+        "teardown": operations.teardown,
+        "reviews": operations.reviews,
+        "recover": operations.recover,
+        "history": operations.history,
+    }
+    return table[args.command](boto3.Session(), args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from stackrelay_cli import render
+
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        render.errors.print(f"[red]error:[/] {exc}")
+        return exc.code
+    except NoCredentialsError:
+        render.errors.print(
+            "[red]error:[/] no AWS credentials. Configure a profile, or in GitLab "
+            "CI set AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (id_tokens)."
+        )
+        return EXIT_CONFIG
+    except (ClientError, BotoCoreError) as exc:
+        if args.debug:
+            raise
+        render.errors.print(f"[red]error:[/] AWS refused: {exc}")
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        render.errors.print("interrupted; the execution (if any) goes on in Step Functions.")
+        return EXIT_FAILED
+    except Exception as exc:  # the last line of defence: never a traceback
+        if args.debug:
+            raise
+        render.errors.print(
+            f"[red]unexpected error:[/] {type(exc).__name__}: {exc} "
+            "(run again with --debug for details)"
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

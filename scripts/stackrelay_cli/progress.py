@@ -1,0 +1,132 @@
+"""An execution's progress, read from its Step Functions history.
+
+Pure: takes the history events (as ``get_execution_history`` returns them)
+and says, per stage, which step runs and how it ended. The CLI's ``status``,
+``watch`` and ``start --wait`` all read progress through here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+WAITING_STEPS = {"Wait For Approval": "waiting for approval"}
+
+
+@dataclass
+class StageProgress:
+    stage: str
+    stack: str
+    account: str
+    step: str = "queued"
+    state: str = "queued"  # queued | running | succeeded | failed
+    outcome: str | None = None
+    headline: str | None = None
+    url: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    approver: str | None = None
+
+
+@dataclass
+class Progress:
+    status: str
+    app: str | None = None
+    kind: str | None = None
+    stages: list[StageProgress] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+    output: dict[str, Any] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status != "RUNNING"
+
+    def stage(self, name: str) -> StageProgress | None:
+        return next((s for s in self.stages if s.stage == name), None)
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def clean_cause(cause: str | None) -> str | None:
+    """A Lambda error's Cause is JSON; people want its message only."""
+    parsed = _json(cause)
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def read(execution: dict[str, Any], events: list[dict[str, Any]]) -> Progress:
+    """Progress of one execution from ``describe_execution`` and its history."""
+    progress = Progress(status=execution["status"])
+    current: StageProgress | None = None
+    for event in sorted(events, key=lambda e: e["id"]):
+        kind = event["type"]
+        if kind == "TaskStateExited" or kind.endswith("StateExited"):
+            details = event.get("stateExitedEventDetails") or {}
+            name, output = details.get("name"), _json(details.get("output"))
+            if name == "Validate Input" and isinstance(output, dict) and "plan" in output:
+                plan = output["plan"]
+                progress.app, progress.kind = plan.get("app"), plan.get("kind")
+                progress.stages = [
+                    StageProgress(stage=s["stage"], stack=s["stack"], account=s["account"])
+                    for s in plan.get("stages", [])
+                ]
+            elif current is not None and name and name.startswith("Record ") and output:
+                recorded = output.get("recorded") or {}
+                current.outcome = recorded.get("outcome")
+                current.headline = recorded.get("headline") or current.headline
+                current.url = recorded.get("url")
+                current.error = recorded.get("error")
+                current.reason = recorded.get("reason")
+                current.approver = recorded.get("approver")
+            elif current is not None and name == "Check Change Set" and output:
+                current.headline = (output.get("change_set") or {}).get(
+                    "headline"
+                ) or current.headline
+        elif kind == "MapIterationStarted":
+            index = (event.get("mapIterationStartedEventDetails") or {}).get("index", 0)
+            if index < len(progress.stages):
+                current = progress.stages[index]
+                current.state, current.step = "running", "starting"
+        elif kind.endswith("StateEntered") and current is not None and current.state == "running":
+            name = (event.get("stateEnteredEventDetails") or {}).get("name", "")
+            current.step = WAITING_STEPS.get(name, name)
+        elif kind == "MapIterationSucceeded" and current is not None:
+            current.state, current.step = "succeeded", current.outcome or "done"
+        elif kind in ("MapIterationFailed", "MapIterationAborted") and current is not None:
+            current.state, current.step = "failed", current.error or "failed"
+        elif kind == "ExecutionFailed":
+            details = event.get("executionFailedEventDetails") or {}
+            progress.error, progress.cause = details.get("error"), clean_cause(details.get("cause"))
+        elif kind == "ExecutionTimedOut":
+            progress.error = "States.Timeout"
+        elif kind == "ExecutionAborted":
+            progress.error = "Aborted"
+    if execution.get("output"):
+        progress.output = _json(execution["output"])
+    if progress.error is None and execution.get("error"):
+        progress.error, progress.cause = execution.get("error"), clean_cause(execution.get("cause"))
+    return progress
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def fetch(sfn: Any, execution_arn: str) -> Progress:
+    execution = sfn.describe_execution(executionArn=execution_arn)
+    return read(execution, history(sfn, execution_arn))

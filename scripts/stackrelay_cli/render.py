@@ -1,0 +1,69 @@
+"""How the CLI shows things: rich tables for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from stackrelay_cli.progress import Progress
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+_STATE_STYLE = {"queued": "dim", "running": "cyan", "succeeded": "green", "failed": "red"}
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def progress_json(progress: Progress) -> dict[str, Any]:
+    return {
+        "status": progress.status,
+        "app": progress.app,
+        "kind": progress.kind,
+        "error": progress.error,
+        "cause": progress.cause,
+        "stages": [asdict(s) for s in progress.stages],
+    }
+
+
+def stage_table(progress: Progress, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("stage", "account", "stack", "step", "change"):
+        table.add_column(column)
+    for s in progress.stages:
+        style = _STATE_STYLE.get(s.state, "")
+        step = s.step
+        if s.state == "failed" and s.reason:
+            step = f"{s.error}: {s.reason}"
+        elif s.state == "succeeded" and s.url:
+            step = f"{s.outcome}  {s.url}"
+        table.add_row(s.stage, s.account, s.stack, f"[{style}]{step}[/]", s.headline or "")
+    return table
+
+
+def key_values(rows: dict[str, Any]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key, "" if value is None else str(value))
+    return table
+
+
+def records_table(
+    rows: list[dict[str, Any]], columns: list[str], title: str | None = None
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    return table
