@@ -1,0 +1,125 @@
+"""Workflow tests: the real ASL on the local engine, with the real handlers.
+
+One engine per test module (bootstrapping the orchestrator takes seconds);
+each test releases its own app, so stacks never collide between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from stackrelay_cli import packaging, progress
+from stackrelay_cli.local import LocalOrchestrator, bootstrap
+from stackrelay_local import EngineConfig, LocalEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_APP = ROOT / "examples" / "aws-news"
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalOrchestrator]:
+    with LocalEngine(EngineConfig(stack_seconds=60.0)) as engine:
+        yield bootstrap(engine)
+
+
+@dataclass
+class Run:
+    arn: str
+    execution: dict[str, Any]
+    progress: progress.Progress
+
+    @property
+    def status(self) -> str:
+        return str(self.execution["status"])
+
+    @property
+    def error(self) -> str | None:
+        return self.execution.get("error")
+
+    @property
+    def cause(self) -> str:
+        return progress.clean_cause(self.execution.get("cause")) or ""
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return json.loads(self.execution.get("output") or "{}")
+
+
+class Releaser:
+    """Publishes an app and starts executions as CI would, for one test."""
+
+    def __init__(self, local: LocalOrchestrator, app: str) -> None:
+        self.local, self.app = local, app
+        self.engine = local.engine
+        self.sfn = self.engine.client("stepfunctions")
+        self._pipeline = 1000
+
+    def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
+        s3 = self.engine.client("s3")
+        return packaging.package(app_dir, self.app, s3, self.local.bucket).as_input()
+
+    def request(self, ref: str, artifact: dict[str, str] | None, **source: Any) -> dict[str, Any]:
+        self._pipeline += 1
+        body: dict[str, Any] = {
+            "app": self.app,
+            "source": {"project": f"group/{self.app}", "ref": ref, "commit": "abc1234def5678",
+                       "pipeline_id": str(self._pipeline), "user": "alice", **source},
+        }
+        if artifact is not None:
+            body["artifact"] = artifact
+        return body
+
+    @property
+    def pipeline_id(self) -> str:
+        return str(self._pipeline)
+
+    def start(self, payload: Any, machine: str = "DeployStateMachineArn") -> str:
+        name = f"{self.app}-{self._pipeline}-{len(self.sfn.list_executions(stateMachineArn=self.local.outputs[machine])['executions'])}"
+        return self.sfn.start_execution(stateMachineArn=self.local.outputs[machine], name=name[:80],
+                                        input=json.dumps(payload))["executionArn"]
+
+    def finish(self, arn: str) -> Run:
+        execution = self.engine.wait_execution(arn, timeout=120)
+        return Run(arn, execution, progress.fetch(self.sfn, arn))
+
+    def deploy(self, ref: str, artifact: dict[str, str] | None = None, **source: Any) -> Run:
+        artifact = artifact or self.publish()
+        return self.finish(self.start(self.request(ref, artifact, **source)))
+
+    def stacks(self, account: str) -> list[str]:
+        cfn = self.engine.client("cloudformation", account=account)
+        names = []
+        for page in cfn.get_paginator("list_stacks").paginate():
+            names += [s["StackName"] for s in page["StackSummaries"]
+                      if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"].startswith(f"sr-{self.app}-")]
+        return names
+
+    def stack(self, account: str, name: str) -> dict[str, Any]:
+        cfn = self.engine.client("cloudformation", account=account)
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+    def table(self) -> Any:
+        session: boto3.Session = self.engine.session("orchestrator")
+        return session.resource("dynamodb").Table(self._table_name())
+
+    def _table_name(self) -> str:
+        cfn = self.engine.client("cloudformation")
+        resources = cfn.describe_stack_resources(StackName="stackrelay")["StackResources"]
+        return next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Table")
+
+
+@pytest.fixture
+def releaser(local: LocalOrchestrator, request: pytest.FixtureRequest) -> Iterator[Releaser]:
+    app = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))
+    app = ("t" + app[-30:]).strip("-") if not app[:1].isalpha() else app[:31].strip("-")
+    yield Releaser(local, app)
+    local.engine.faults.clear()
+    local.engine.set_stack_seconds(60.0)

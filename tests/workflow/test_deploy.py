@@ -1,0 +1,135 @@
+"""The deploy workflow (issue 3) on the local engine: real ASL, real handlers."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackrelay.naming import stack_name
+from stackrelay_local import Fault
+
+
+def accounts(releaser) -> dict[str, str]:
+    return releaser.engine.config.accounts
+
+
+def test_review_deploy_feature_branch_creates_stack_in_dev_only(releaser):
+    run = releaser.deploy("feature/login")
+
+    assert run.status == "SUCCEEDED", run.cause
+    name = stack_name("sr-", releaser.app, "review", "feature/login")
+    acct = accounts(releaser)
+    assert releaser.stacks(acct["dev"]) == [name]
+    assert releaser.stacks(acct["staging"]) == []
+    assert releaser.stacks(acct["prod"]) == []
+    stack = releaser.stack(acct["dev"], name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    tags = {t["Key"]: t["Value"] for t in stack["Tags"]}
+    assert tags["stackrelay:ref"] == "feature/login"
+    assert tags["stackrelay:stage"] == "review"
+    [stage] = run.output["stages"]
+    assert stage["outcome"] == "deployed"
+    assert stage["url"].startswith("https://")
+
+
+def test_review_deploy_history_shows_the_states_in_order(releaser):
+    run = releaser.deploy("feature/history")
+
+    entered = [e["stateEnteredEventDetails"]["name"]
+               for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
+               if "stateEnteredEventDetails" in e]
+    expected = ["Validate Input", "Verify Artifact", "Deploy Each Stage", "Acquire Stack Lock",
+                "Prepare Stack", "Create Change Set", "Check Change Set", "Execute Change Set",
+                "Check Stack", "Wait For Stack", "Record Deployment", "Release Stack Lock"]
+    positions = [entered.index(name) for name in expected]
+    assert positions == sorted(positions)
+
+
+def test_default_branch_deploy_updates_staging_then_waits_for_prod_approval(releaser):
+    artifact = releaser.publish()
+    arn = releaser.start(releaser.request("main", artifact))
+    releaser.engine.wait_parked(arn)
+
+    acct = accounts(releaser)
+    staging = stack_name("sr-", releaser.app, "staging")
+    assert releaser.stacks(acct["staging"]) == [staging]
+    assert releaser.stack(acct["staging"], staging)["StackStatus"] == "CREATE_COMPLETE"
+    assert releaser.stack(acct["staging"], staging)["EnableTerminationProtection"] is True
+    # Prod has a change set under review, and nothing deployed.
+    prod = stack_name("sr-", releaser.app, "prod")
+    assert releaser.stack(acct["prod"], prod)["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert releaser.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+
+def test_second_identical_deploy_ends_no_changes(releaser):
+    artifact = releaser.publish()
+    first = releaser.deploy("feature/same", artifact)
+    second = releaser.deploy("feature/same", artifact)
+
+    assert first.status == second.status == "SUCCEEDED"
+    assert second.output["stages"][0]["outcome"] == "no_changes"
+    name = stack_name("sr-", releaser.app, "review", "feature/same")
+    cfn = releaser.engine.client("cloudformation", account=accounts(releaser)["dev"])
+    assert cfn.list_change_sets(StackName=name)["Summaries"] == []
+
+
+def test_injected_resource_failure_ends_stack_rollback_naming_resource_and_reason(releaser):
+    name = stack_name("sr-", releaser.app, "review", "feature/broken")
+    releaser.engine.faults.add(Fault.resource_failed(
+        stack=name, resource="NewsTable", reason="Table limit exceeded for the account"))
+
+    run = releaser.deploy("feature/broken")
+
+    assert run.status == "FAILED"
+    assert run.error == "StackRollback"
+    assert "NewsTable" in run.cause
+    assert "Table limit exceeded for the account" in run.cause
+    [stage] = run.progress.stages
+    assert stage.state == "failed"
+
+
+MALFORMED = {
+    "not an object": ["app"],
+    "missing app": {"source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"}},
+    "bad app name": {"app": "Bad_App!", "source": {"project": "g/p", "ref": "x", "commit": "abc1234",
+                                                    "pipeline_id": "1"}},
+    "routing field": {"app": "ok", "accounts": {"prod": "999999999999"},
+                      "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_input_ends_invalid_input_with_nothing_deployed(releaser, case):
+    arn = releaser.start(MALFORMED[case])
+    run = releaser.finish(arn)
+
+    assert run.status == "FAILED"
+    assert run.error == "InvalidInput"
+    for account in accounts(releaser).values():
+        assert releaser.stacks(account) == []
+
+
+def test_bad_sha256_ends_invalid_input_naming_the_field(releaser):
+    artifact = {**releaser.publish(), "sha256": "not-a-digest"}
+    run = releaser.finish(releaser.start(releaser.request("feature/x", artifact)))
+
+    assert run.error == "InvalidInput"
+    assert "artifact.sha256" in run.cause
+
+
+def test_artifact_changed_after_publish_ends_artifact_mismatch(releaser):
+    artifact = {**releaser.publish(), "sha256": "0" * 64}
+    run = releaser.finish(releaser.start(releaser.request("feature/x", artifact)))
+
+    assert run.error == "ArtifactMismatch"
+    assert releaser.stacks(accounts(releaser)["dev"]) == []
+
+
+def test_twenty_percent_throttling_still_succeeds(releaser):
+    releaser.engine.faults.add(Fault.throttle(service="cloudformation", share=0.2, seed=11))
+
+    run = releaser.deploy("feature/throttled")
+
+    assert run.status == "SUCCEEDED", run.cause
+    throttled = [e for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
+                 if e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("error") == "Throttled"]
+    assert throttled, "the fault should have throttled at least one call"
