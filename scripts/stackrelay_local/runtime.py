@@ -9,6 +9,7 @@ process-wide).
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -165,7 +166,13 @@ class Runtime:
             setattr(response, seams.action_method_name(action), _refuse)
         elif service == "cloudformation":
             self.cfn.settle(response.cloudformation_backend)
-        return original(response)
+        else:
+            return original(response)
+        # moto warns that Throttling / InvalidChangeSetStatus have no error shape in the
+        # service model (on AWS they are protocol-level); the serialised error is right.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Exception\(", category=UserWarning)
+            return original(response)
 
     def settle_account(self, account_id: str) -> None:
         self.cfn.settle(seams.cfn_backend(account_id, self.config.region))

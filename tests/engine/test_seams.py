@@ -1,0 +1,52 @@
+"""Canary: every moto internal the engine relies on still exists as expected.
+
+When moto is upgraded and one of these fails, the message names the seam and
+why the engine needs it: fix that seam in stackrelay_local/seams.py.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pytest
+from stackrelay_local import seams
+
+
+@pytest.mark.parametrize("name", sorted(seams.SEAMS))
+def test_seam_resolves_in_installed_moto(name: str) -> None:
+    try:
+        seams.SEAMS[name].resolve()
+    except seams.SeamMissing as missing:
+        pytest.fail(f"moto seam {name!r} broke: {missing}")
+
+
+def test_seams_moto_version_is_the_pinned_one() -> None:
+    assert version("moto") == seams.MOTO_VERSION, (
+        "moto is not the version the seams were checked against; run tests/engine/test_seams.py "
+        "and update seams.MOTO_VERSION"
+    )
+
+
+def test_seam_missing_names_the_seam_and_why() -> None:
+    ghost = seams.Seam("moto.awslambda.models:LambdaFunction._gone", "because we need it")
+    with pytest.raises(seams.SeamMissing, match=r"LambdaFunction\._gone.*because we need it"):
+        ghost.resolve()
+
+
+def test_seam_changed_signature_is_reported() -> None:
+    moved = seams.Seam(
+        "moto.awslambda.models:LambdaFunction._invoke_lambda", "run handlers", ("self", "payload")
+    )
+    with pytest.raises(seams.SeamMissing, match="changed signature"):
+        moved.resolve()
+
+
+def test_seams_patches_are_undone_at_stop() -> None:
+    from stackrelay_local import LocalEngine
+
+    lambda_fn = seams.resolve("lambda_invoke")
+    wait = seams.resolve("wait_interval")
+    with LocalEngine():
+        assert seams.resolve("lambda_invoke") is not lambda_fn
+    assert seams.resolve("lambda_invoke") is lambda_fn
+    assert seams.resolve("wait_interval") is wait
