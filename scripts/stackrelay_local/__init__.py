@@ -23,5 +23,14 @@ and ``remote`` (RemoteEngine, the same API over HTTP).
 from stackrelay_local.config import EngineConfig
 from stackrelay_local.engine import DeployError, LocalEngine
 from stackrelay_local.faults import Fault
+from stackrelay_local.remote import RemoteEngine
 
-__all__ = ["DeployError", "EngineConfig", "Fault", "LocalEngine"]
+
+def serve(config: EngineConfig | None = None, port: int = 4566) -> None:
+    """Run the local engine as a server (see :mod:`stackrelay_local.server`)."""
+    from stackrelay_local.server import serve as _serve
+
+    _serve(config, port=port)
+
+
+__all__ = ["DeployError", "EngineConfig", "Fault", "LocalEngine", "RemoteEngine", "serve"]
