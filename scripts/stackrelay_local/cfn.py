@@ -282,6 +282,7 @@ class CloudFormationRealism:
             if direct
             else self.runtime.faults.take(CHANGE_SET_FAILED, stack=stack_name, account=account)
         )
+        final: tuple[str, str, str | None]
         if not has_changes:
             final = ("FAILED", "UNAVAILABLE", NO_CHANGES_REASON)
         elif fault is not None:
@@ -291,7 +292,12 @@ class CloudFormationRealism:
         delay = 0.0 if direct else self.runtime.config.change_set_seconds
         with self.lock:
             self.change_sets[cs_id] = PendingChangeSet(
-                now + delay, *final, template=processed, parameters=effective
+                ready_at=now + delay,
+                status=final[0],
+                execution_status=final[1],
+                reason=final[2],
+                template=processed,
+                parameters=effective,
             )
         cs.status, cs.execution_status, cs.status_reason = "CREATE_PENDING", "UNAVAILABLE", None
         if delay > 0:
@@ -588,8 +594,15 @@ class CloudFormationRealism:
         start = self.now()
         end = start + self.duration(stack.name)
         self.add_event(stack, start, "UPDATE_ROLLBACK_IN_PROGRESS", reason="User Initiated")
-        steps = [
-            (lid, "", "UPDATE_COMPLETE", "Resource skipped during UpdateRollback") for lid in skip
+        types = {
+            lid: r.get("Type", "")
+            for lid, r in (
+                self.deployed.get(stack.stack_id, Deployed()).template.get("Resources") or {}
+            ).items()
+        }
+        steps: list[tuple[str, str, str, str | None]] = [
+            (lid, types.get(lid, ""), "UPDATE_COMPLETE", "Resource skipped during UpdateRollback")
+            for lid in skip
         ]
         self._schedule(stack, start, end, steps)
         self.add_event(stack, end, "UPDATE_ROLLBACK_COMPLETE")

@@ -79,7 +79,7 @@ class LambdaRunner:
         per content hash.
         """
         code = fn.code or {}
-        local = self._code_dirs.get((code.get("S3Bucket"), code.get("S3Key")))
+        local = self._code_dirs.get((str(code.get("S3Bucket")), str(code.get("S3Key"))))
         if local is not None:
             return local
         blob: bytes = getattr(fn, "code_bytes", b"") or b""

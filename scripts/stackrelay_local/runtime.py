@@ -72,7 +72,6 @@ class Runtime:
         self._credentials: dict[str, dict[str, str]] = {}
         self._cred_lock = threading.Lock()
         self._patcher: seams.Patcher | None = None
-        self._clock_hooked = False
 
     # -- lifecycle ------------------------------------------------------------
     def install(self) -> None:
@@ -91,26 +90,18 @@ class Runtime:
         self._credentials.clear()
 
     def _hook_product_clock(self, source: Callable[[], float] | None) -> None:
-        """Let the core package read the simulated clock (``stackrelay.clock``)."""
+        """Let the core package read the simulated clock (``stackrelay.clock``).
+
+        ``set_source(None)`` restores the wall clock. The core package is
+        optional here: without it there is nothing to hook.
+        """
         try:
-            from stackrelay import clock as product_clock  # type: ignore[attr-defined]
+            from stackrelay import clock as product_clock
         except ImportError:
             return
         setter = getattr(product_clock, "set_source", None)
-        if setter is None:
-            return
-        if source is None:
-            reset = getattr(product_clock, "reset_source", None)
-            if reset is not None:
-                reset()
-            elif self._clock_hooked:
-                import time
-
-                setter(time.time)
-            self._clock_hooked = False
-        else:
+        if setter is not None:
             setter(source)
-            self._clock_hooked = True
 
     # -- accounts -------------------------------------------------------------
     def credentials_for(self, account_id: str) -> dict[str, str]:

@@ -139,7 +139,12 @@ def serve(
             host, port, app, threaded=True, request_handler=seams.resolve("server_handler")
         )
         if stop is not None:
-            threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+
+            def _stop_when_asked() -> None:
+                stop.wait()
+                server.shutdown()
+
+            threading.Thread(target=_stop_when_asked, daemon=True).start()
         previous = _install_sigterm()
         accounts = ", ".join(
             f"{name} {account}"

@@ -66,3 +66,12 @@ def test_clock_advance_to_never_moves_backwards(local_engine: LocalEngine) -> No
 def test_engine_second_engine_in_process_refused(local_engine: LocalEngine) -> None:
     with pytest.raises(RuntimeError, match="another local engine"):
         LocalEngine().start()
+
+
+def test_product_clock_follows_engine_clock_and_is_restored_at_stop() -> None:
+    from stackrelay import clock as product_clock
+
+    with LocalEngine() as engine:
+        engine.clock.advance(7 * 24 * 3600)
+        assert product_clock.now() == engine.clock.now()
+    assert abs(product_clock.now() - engine.clock.now()) > 24 * 3600
