@@ -82,19 +82,20 @@ def render(summary: dict[str, Any]) -> str:
         header = ("ACTION", "RESOURCE", "TYPE", "REPLACEMENT", "FLAGS")
         table = [header]
         for r in summary["rows"]:
+            # A summary read back from DynamoDB has no None values (records.clean).
             flags = []
             if r["iam"]:
                 flags.append("IAM")
             if r["action"] == "remove":
                 flags.append("DELETES")
-            if r["replacement"] in ("True", "Conditional"):
+            if r.get("replacement") in ("True", "Conditional"):
                 flags.append("REPLACES")
             table.append(
                 (
                     r["action"],
                     r["logical_id"],
                     r["type"],
-                    r["replacement"] or "-",
+                    r.get("replacement") or "-",
                     ",".join(flags) or "-",
                 )
             )

@@ -9,6 +9,7 @@ MAX_STACK_NAME = 128
 MAX_CHANGE_SET_NAME = 128
 MAX_EXECUTION_NAME = 80
 _HASH_LEN = 8
+_HASHED = re.compile(rf"(?:^|-)[0-9a-f]{{{_HASH_LEN}}}$")
 
 
 def short_hash(text: str, length: int = _HASH_LEN) -> str:
@@ -28,7 +29,8 @@ def branch_slug(branch: str, room: int) -> str:
     appended, so ``feature/a`` and ``feature-a`` never share a stack.
     """
     base = slug(branch)
-    if base == branch and len(base) <= room:
+    # A faithful slug that looks like "<slug>-<hash>" could be another branch's name.
+    if base == branch and len(base) <= room and not _HASHED.search(base):
         return base
     keep = max(room - _HASH_LEN - 1, 0)
     base = base[:keep].rstrip("-")

@@ -1,0 +1,144 @@
+"""Shared fixtures for the unit tests: environment, clock, events, moto resources."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from stackrelay import clock
+from stackrelay.config import Settings
+from stackrelay.model import parse_request
+from stackrelay.plan import Stage, build_plan
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+ENV = {
+    "DEV_ACCOUNT_ID": "111111111111",
+    "STAGING_ACCOUNT_ID": "222222222222",
+    "PROD_ACCOUNT_ID": "333333333333",
+    "TARGET_REGION": "us-east-1",
+    "DEPLOY_ROLE_NAME": "StackRelayDeployRole",
+    "EXECUTION_ROLE_NAME": "StackRelayCloudFormationExecutionRole",
+    "DEFAULT_BRANCH": "main",
+    "STACK_PREFIX": "sr-",
+    "TABLE_NAME": "stackrelay-test",
+    "ARTIFACT_BUCKET": "stackrelay-artifacts",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "StackRelay",
+}
+
+EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:stackrelay-deploy:run-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fake credentials and the orchestrator's settings, for every test.
+
+    No test can reach a real AWS account: the credentials are fake and every
+    AWS call goes through ``mock_aws``.
+    """
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "STAGE_PARAMETERS", "APPROVAL_STAGES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    return dict(ENV)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.from_env(ENV)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[FakeClock]:
+    fake = FakeClock(1_800_000_000.0)
+    clock.set_source(fake)
+    try:
+        yield fake
+    finally:
+        clock.set_source(None)
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], dict[str, Any]]:
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+    return load
+
+
+@pytest.fixture
+def make_stage(
+    settings: Settings, load_event: Callable[[str], dict[str, Any]]
+) -> Callable[..., Stage]:
+    """A planned stage from an event fixture, with fields overridden."""
+
+    def make(event: str = "deploy_main.json", index: int = 0, **overrides: Any) -> Stage:
+        plan = build_plan(parse_request(load_event(event)), settings, EXECUTION_ARN)
+        data = copy.deepcopy(plan["stages"][index])
+        data.update(overrides)
+        return Stage(**data)
+
+    return make
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws: None) -> Any:
+    """The orchestrator's table (pk/sk strings) in moto."""
+    dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+    created = dynamodb.create_table(
+        TableName=ENV["TABLE_NAME"],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    created.wait_until_exists()
+    return created
+
+
+@pytest.fixture
+def task_module(aws: None) -> Callable[[str], ModuleType]:
+    """Import a handler module with the env set (Settings.from_env runs at import)."""
+
+    def load(name: str) -> ModuleType:
+        return importlib.import_module(f"stackrelay.tasks.{name}")
+
+    return load

@@ -1,0 +1,248 @@
+"""plan.build_plan: routing comes from the orchestrator's settings, never the input."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from stackrelay.config import Settings
+from stackrelay.errors import InvalidInput
+from stackrelay.model import parse_request
+from stackrelay.plan import Stage, build_plan, tag_value, template_url
+
+LoadEvent = Callable[[str], dict[str, Any]]
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:stackrelay-deploy:run-1"
+TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
+
+
+def plan_for(payload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    return build_plan(parse_request(payload), settings, EXECUTION)
+
+
+def test_build_plan_feature_branch_one_review_stage_in_dev(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    plan = plan_for(load_event("deploy_feature.json"), settings)
+
+    assert plan["kind"] == "review"
+    assert plan["action"] == "deploy"
+    assert [s["stage"] for s in plan["stages"]] == ["review"]
+    stage = plan["stages"][0]
+    assert stage["account"] == "111111111111"
+    assert stage["approval"] is False
+    assert stage["protect"] is False
+    assert stage["stack"].startswith("sr-aws-news-review-feature-login-")
+    assert stage["role_arn"] == "arn:aws:iam::111111111111:role/StackRelayDeployRole"
+    assert stage["execution_role_arn"] == (
+        "arn:aws:iam::111111111111:role/StackRelayCloudFormationExecutionRole"
+    )
+    assert stage["parameters"] == {"Stage": "review"}
+
+
+def test_build_plan_default_branch_staging_then_prod(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    plan = plan_for(load_event("deploy_main.json"), settings)
+
+    assert plan["kind"] == "release"
+    staging, prod = plan["stages"]
+    assert (staging["stage"], prod["stage"]) == ("staging", "prod")
+    assert (staging["account"], prod["account"]) == ("222222222222", "333333333333")
+    assert (staging["stack"], prod["stack"]) == ("sr-aws-news-staging", "sr-aws-news-prod")
+    assert staging["approval"] is False
+    assert prod["approval"] is True
+    assert staging["protect"] is True
+    assert prod["protect"] is True
+    assert prod["approval_timeout_seconds"] == 72 * 3600
+    assert prod["role_arn"] == "arn:aws:iam::333333333333:role/StackRelayDeployRole"
+
+
+def test_build_plan_stage_fields_carry_source_and_artifact(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    payload = load_event("deploy_main.json")
+
+    plan = plan_for(payload, settings)
+
+    artifact = payload["artifact"]
+    assert plan["artifact"] == artifact
+    for stage in plan["stages"]:
+        assert stage["template_url"] == (
+            f"https://stackrelay-artifacts.s3.us-east-1.amazonaws.com/{artifact['key']}"
+        )
+        assert stage["commit"] == payload["source"]["commit"]
+        assert stage["pipeline_id"] == "4712"
+        assert stage["user"] == "bob"
+        assert stage["execution"] == EXECUTION
+        assert stage["region"] == "us-east-1"
+        assert stage["session"] == f"stackrelay-4712-{stage['stage']}"
+        Stage(**stage)  # round-trips through the model the tasks parse
+
+
+def test_build_plan_change_set_names_differ_per_stage(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    staging, prod = plan_for(load_event("deploy_main.json"), settings)["stages"]
+
+    assert staging["change_set"] != prod["change_set"]
+
+
+def test_build_plan_same_input_same_plan(load_event: LoadEvent, settings: Settings) -> None:
+    payload = load_event("deploy_main.json")
+
+    assert plan_for(payload, settings) == plan_for(payload, settings)
+
+
+def test_build_plan_default_branch_mismatch_raises(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    payload = load_event("deploy_main.json")
+    payload["source"]["default_branch"] = "master"
+
+    with pytest.raises(InvalidInput, match=r"^source\.default_branch: .*'master'.*'main'"):
+        plan_for(payload, settings)
+
+
+def test_build_plan_default_branch_absent_uses_settings(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    payload = load_event("deploy_main.json")
+    del payload["source"]["default_branch"]
+
+    assert plan_for(payload, settings)["kind"] == "release"
+
+
+def test_build_plan_foreign_artifact_bucket_raises(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    payload = load_event("deploy_main.json")
+    payload["artifact"]["bucket"] = "someone-elses-bucket"
+
+    with pytest.raises(InvalidInput, match=r"^artifact\.bucket: 'someone-elses-bucket'"):
+        plan_for(payload, settings)
+
+
+def test_build_plan_teardown_default_branch_raises(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    payload = load_event("teardown_feature.json")
+    payload["source"]["ref"] = "main"
+
+    with pytest.raises(InvalidInput, match=r"^source\.ref: 'main' is the default branch"):
+        plan_for(payload, settings)
+
+
+def test_build_plan_teardown_review_branch_plans_review_stage(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    plan = plan_for(load_event("teardown_feature.json"), settings)
+
+    assert plan["action"] == "teardown"
+    assert plan["artifact"] is None
+    [stage] = plan["stages"]
+    assert stage["stage"] == "review"
+    assert stage["template_url"] == ""
+    assert (
+        stage["stack"]
+        == plan_for(load_event("deploy_feature.json"), settings)["stages"][0]["stack"]
+    )
+
+
+@pytest.mark.parametrize("field", ["accounts", "stages", "region", "approval"])
+def test_build_plan_input_cannot_choose_routing(
+    load_event: LoadEvent, settings: Settings, field: str
+) -> None:
+    payload = load_event("deploy_main.json")
+    payload[field] = {"prod": "999999999999"}
+
+    with pytest.raises(InvalidInput, match=f"{field}: is not a known field"):
+        plan_for(payload, settings)
+
+
+def test_build_plan_approval_stages_from_settings(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    both = dataclasses.replace(settings, approval_stages=frozenset({"staging", "prod"}))
+
+    staging, prod = plan_for(load_event("deploy_main.json"), both)["stages"]
+
+    assert staging["approval"] is True
+    assert prod["approval"] is True
+
+
+def test_build_plan_stage_parameters_merged_over_stage(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    custom = dataclasses.replace(
+        settings, stage_parameters={"prod": {"LogLevel": "WARN"}, "staging": {"Stage": "stg"}}
+    )
+
+    staging, prod = plan_for(load_event("deploy_main.json"), custom)["stages"]
+
+    assert prod["parameters"] == {"Stage": "prod", "LogLevel": "WARN"}
+    assert staging["parameters"] == {"Stage": "stg"}
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "feature/login",
+        "féature/ünïcode",
+        "🚀 launch",
+        "deps/@scope/pkg@1.0.0",
+        "a<b>c{d}e&f",
+        "r" * 255,
+    ],
+)
+def test_build_plan_tags_are_valid_cloudformation_tags(
+    load_event: LoadEvent, settings: Settings, ref: str
+) -> None:
+    payload = load_event("deploy_feature.json")
+    payload["source"]["ref"] = ref
+
+    [stage] = plan_for(payload, settings)["stages"]
+
+    assert set(stage["tags"]) == {
+        "stackrelay:app",
+        "stackrelay:stage",
+        "stackrelay:ref",
+        "stackrelay:commit",
+        "stackrelay:pipeline",
+    }
+    for key, value in stage["tags"].items():
+        assert len(key) <= 128
+        assert TAG_VALUE.match(value), (key, value)
+    assert stage["tags"]["stackrelay:stage"] == "review"
+
+
+def test_build_plan_pipeline_tag_falls_back_to_pipeline_id(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    plan = plan_for(load_event("teardown_feature.json"), settings)
+
+    assert plan["stages"][0]["tags"]["stackrelay:pipeline"] == "4713"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("feature/login", "feature/login"),
+        ("a<b>", "a_b_"),
+        ("x" * 300, "x" * 256),
+        (
+            "https://gitlab.example.com/g/p/-/pipelines/1",
+            "https://gitlab.example.com/g/p/-/pipelines/1",
+        ),
+    ],
+)
+def test_tag_value_any_text_gives_allowed_characters(value: str, expected: str) -> None:
+    assert tag_value(value) == expected
+
+
+def test_template_url_virtual_hosted_regional() -> None:
+    assert template_url("b", "app/k.yaml", "eu-west-1") == (
+        "https://b.s3.eu-west-1.amazonaws.com/app/k.yaml"
+    )
