@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stackrelay.errors import InvalidInput
 
@@ -46,6 +46,15 @@ class DeployRequest(BaseModel):
     artifact: Artifact | None = None
     source: Source
     action: Literal["deploy", "teardown"] = "deploy"
+
+    @field_validator("app")
+    @classmethod
+    def _no_review_segment(cls, app: str) -> str:
+        # Stack names are <prefix><app>-<stage> and <prefix><app>-review-<branch>: an app
+        # with a "review" segment could collide with another app's review stacks.
+        if "review" in app.split("-"):
+            raise ValueError("must not contain the word 'review' between hyphens")
+        return app
 
     @model_validator(mode="after")
     def _artifact_for_deploy(self) -> DeployRequest:

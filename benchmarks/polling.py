@@ -1,0 +1,126 @@
+"""How soon does the workflow notice a stack is done, and at what cost?
+
+Runs the real deploy workflow on the local engine against stack operations of
+30 s, 1, 5, 15 and 60 simulated minutes, three ways, side by side in one run:
+
+* adaptive: StackRelay's schedule (3 s in the first minute, then 10% of the
+  time spent, capped at 30 s), as deployed by default;
+* fixed 5 s: what ``sam deploy`` does;
+* fixed 30 s: what the AWS CLI's CloudFormation waiters do.
+
+For each it reports, for the stage's stack operation: the state transitions
+and Lambda invocations of the polling loop, and the added detection latency
+(simulated seconds from the stack reaching its final status to the workflow
+noticing). Everything is measured in simulated time from execution histories,
+so the numbers do not depend on this machine's speed.
+
+    make bench        # or: .venv/bin/python -m benchmarks.polling
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackrelay_cli import packaging
+from stackrelay_cli.local import bootstrap
+from stackrelay_local import EngineConfig, LocalEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+DURATIONS = (30, 60, 300, 900, 3600)
+SCHEDULES = {
+    "adaptive": {},
+    "fixed 5 s": {"PollMinSeconds": "5", "PollMaxSeconds": "5"},
+    "fixed 30 s": {"PollMinSeconds": "30", "PollMaxSeconds": "30"},
+}
+POLL_STATES = {"Check Stack", "Is Stack Done?", "Wait For Stack"}
+
+
+@dataclass
+class Measure:
+    schedule: str
+    seconds: int
+    transitions: int
+    invocations: int
+    latency: float
+
+
+def _outputs(events: list[dict], name: str) -> list[dict]:
+    """The outputs of every exit from state ``name``, oldest first."""
+    found = []
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == name:
+            found.append(json.loads(details["output"]))
+    return found
+
+
+def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Measure:
+    app = f"bench{seconds}"
+    engine.set_stack_seconds(float(seconds))
+    artifact = packaging.package(app_dir, app, engine.client("s3"), local.bucket).as_input()
+    sfn = engine.client("stepfunctions")
+    request = {"app": app, "artifact": artifact,
+               "source": {"project": "bench/app", "ref": "feature/bench", "commit": "abcdef1234",
+                          "pipeline_id": str(seconds)}}
+    arn = sfn.start_execution(stateMachineArn=local.outputs["DeployStateMachineArn"],
+                              name=f"bench-{seconds}", input=json.dumps(request))["executionArn"]
+    execution = engine.wait_execution(arn, timeout=900)
+    if execution["status"] != "SUCCEEDED":
+        raise SystemExit(f"{schedule} {seconds}s: {execution.get('error')}: {execution.get('cause')}")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    started = _outputs(events, "Execute Change Set")[-1]["execution"]["started_at"]
+    noticed = _outputs(events, "Check Stack")[-1]["result"]["checked_at"]
+    return Measure(
+        schedule=schedule,
+        seconds=seconds,
+        transitions=sum(name in POLL_STATES for name in entered),
+        invocations=entered.count("Check Stack"),
+        latency=noticed - (started + seconds),
+    )
+
+
+def run(durations: tuple[int, ...] = DURATIONS) -> list[Measure]:
+    results = []
+    app_dir = ROOT / "examples" / "aws-news"
+    for schedule, parameters in SCHEDULES.items():
+        with LocalEngine(EngineConfig()) as engine:
+            local = bootstrap(engine, parameters=parameters)
+            for seconds in durations:
+                results.append(measure_one(engine, local, schedule, seconds, app_dir))
+                print(f"  measured {schedule:<10} {seconds:>5} s", file=sys.stderr)
+    return results
+
+
+def table(results: list[Measure]) -> str:
+    by = {(m.schedule, m.seconds): m for m in results}
+    durations = sorted({m.seconds for m in results})
+    lines = [
+        "| stack time | schedule | transitions | Lambda invocations | added latency | latency / op |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for seconds in durations:
+        for schedule in SCHEDULES:
+            m = by[(schedule, seconds)]
+            label = f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+            lines.append(
+                f"| {label} | {schedule} | {m.transitions} | {m.invocations} | "
+                f"{m.latency:.1f} s | {100 * m.latency / seconds:.1f}% |"
+            )
+    adaptive = by[("adaptive", durations[-1])]
+    fixed = by[("fixed 5 s", durations[-1])]
+    lines.append("")
+    lines.append(
+        f"For a {durations[-1] // 60}-minute operation the adaptive schedule uses "
+        f"{adaptive.transitions / fixed.transitions:.2f}x the transitions of 5-s polling "
+        f"({adaptive.transitions} vs {fixed.transitions})."
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv
+    print(table(run((30, 300) if quick else DURATIONS)))

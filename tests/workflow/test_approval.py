@@ -1,0 +1,166 @@
+"""Production approval (issue 4): a task-token gate bound to the reviewed change set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stackrelay.naming import stack_name
+
+PROD = "333333333333"
+
+
+class Approvals:
+    """The approval function, invoked as the approve/reject CI jobs invoke it."""
+
+    def __init__(self, releaser) -> None:
+        self.releaser = releaser
+        self.lam = releaser.engine.client("lambda")
+        self.function = releaser.local.outputs["ApprovalFunctionName"]
+
+    def call(self, action: str, pipeline_id: str | None = None, **extra) -> dict:
+        payload = {"action": action, "app": self.releaser.app,
+                   "pipeline_id": pipeline_id or self.releaser.pipeline_id, **extra}
+        response = self.lam.invoke(FunctionName=self.function, Payload=json.dumps(payload).encode())
+        body = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            return {"error": body["errorType"], "message": body["errorMessage"]}
+        return body
+
+
+@pytest.fixture
+def parked(releaser):
+    """A default-branch release parked on the prod approval: (arn, approvals)."""
+    arn = releaser.start(releaser.request("main", releaser.publish()))
+    releaser.engine.wait_parked(arn)
+    return arn, Approvals(releaser)
+
+
+def prod_change_sets(releaser) -> list[dict]:
+    cfn = releaser.engine.client("cloudformation", account=PROD)
+    return cfn.list_change_sets(StackName=stack_name("sr-", releaser.app, "prod"))["Summaries"]
+
+
+def test_show_pending_approval_summarises_the_prod_change_set(releaser, parked):
+    _, approvals = parked
+
+    shown = approvals.call("show")["approval"]
+
+    assert shown["stage"] == "prod" and shown["status"] == "pending"
+    assert shown["summary"]["counts"]["add"] >= 3
+    assert "to add" in shown["summary_text"]
+    assert "token" not in shown
+    listed = approvals.call("list")["approvals"]
+    assert [a["pipeline_id"] for a in listed if a["app"] == releaser.app] == [releaser.pipeline_id]
+
+
+def test_approve_deploys_prod_and_records_the_approver(releaser, parked):
+    arn, approvals = parked
+
+    decided = approvals.call("approve", approver="carol", reason="release 1.2",
+                             job_url="https://gitlab.example.com/job/9")["approval"]
+    run = releaser.finish(arn)
+
+    assert decided["status"] == "approved"
+    assert run.status == "SUCCEEDED", run.cause
+    prod = run.output["stages"][1]
+    assert prod["stage"] == "prod" and prod["outcome"] == "deployed"
+    assert prod["approver"] == "carol"
+    stack = releaser.stack(PROD, stack_name("sr-", releaser.app, "prod"))
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["EnableTerminationProtection"] is True
+    [record] = [r for r in releaser.table().scan()["Items"]
+                if r.get("kind") == "deployment" and r.get("app") == releaser.app and r["stage"] == "prod"]
+    assert record["approver"] == "carol"
+    assert record["approval_reason"] == "release 1.2"
+    assert record["change_set"]
+
+
+def test_reject_fails_deployment_rejected_with_who_and_why_and_deletes_change_set(releaser, parked):
+    arn, approvals = parked
+
+    approvals.call("reject", approver="dave", reason="wrong week")
+    run = releaser.finish(arn)
+
+    assert run.error == "DeploymentRejected"
+    assert "dave" in run.cause and "wrong week" in run.cause
+    assert prod_change_sets(releaser) == []
+
+
+def test_no_decision_in_time_fails_approval_expired_and_deletes_change_set(releaser, parked):
+    arn, approvals = parked
+
+    releaser.engine.clock.advance(73 * 3600)
+    run = releaser.finish(arn)
+
+    assert run.error == "ApprovalExpired"
+    assert prod_change_sets(releaser) == []
+    late = approvals.call("approve", approver="erin")
+    assert late["error"] in ("ApprovalExpired", "ApprovalAlreadyDecided")
+
+
+def test_approve_after_change_set_changed_fails_change_set_stale(releaser, parked):
+    arn, approvals = parked
+    cfn = releaser.engine.client("cloudformation", account=PROD)
+    [summary] = prod_change_sets(releaser)
+    cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+
+    answer = approvals.call("approve", approver="frank")
+    run = releaser.finish(arn)
+
+    assert answer["error"] == "ChangeSetStale"
+    assert run.error == "ChangeSetStale"
+
+
+def test_approving_twice_is_refused_already_decided(releaser, parked):
+    arn, approvals = parked
+
+    approvals.call("approve", approver="gina")
+    again = approvals.call("approve", approver="gina")
+    releaser.finish(arn)
+
+    assert again["error"] == "ApprovalAlreadyDecided"
+
+
+def test_wrong_pipeline_id_finds_no_approval(releaser, parked):
+    arn, approvals = parked
+
+    answer = approvals.call("approve", pipeline_id="999999", approver="hank")
+
+    assert answer["error"] == "ApprovalNotFound"
+    assert releaser.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    approvals.call("reject", approver="hank", reason="cleanup")
+    releaser.finish(arn)
+
+
+def test_empty_prod_change_set_needs_no_approval_and_ends_no_changes(releaser):
+    artifact = releaser.publish()
+    first = releaser.start(releaser.request("main", artifact))
+    releaser.engine.wait_parked(first)
+    Approvals(releaser).call("approve", approver="ivy")
+    assert releaser.finish(first).status == "SUCCEEDED"
+
+    second = releaser.deploy("main", artifact)
+
+    assert second.status == "SUCCEEDED", second.cause
+    assert [s["outcome"] for s in second.output["stages"]] == ["no_changes", "no_changes"]
+    assert Approvals(releaser).call("list")["approvals"] == []
+
+
+def test_full_approved_release_never_shows_the_task_token(releaser, capfd):
+    arn = releaser.start(releaser.request("main", releaser.publish()))
+    token = releaser.engine.wait_parked(arn)
+    approvals = Approvals(releaser)
+    shown = approvals.call("show")
+    listed = approvals.call("list")
+    decided = approvals.call("approve", approver="jo", reason="ok")
+    run = releaser.finish(arn)
+    logs = capfd.readouterr()
+
+    assert run.status == "SUCCEEDED"
+    assert len(token) > 20
+    for text in (logs.out, logs.err, json.dumps(shown), json.dumps(listed), json.dumps(decided),
+                 json.dumps(run.output)):
+        assert token not in text
+    assert "Approval requested" in logs.out  # the handlers' logs were captured
