@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench build deploy clean
+.PHONY: install tools test lint demo bench build deploy clean
 
 install: $(STAMP)
 
@@ -15,7 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-test: install
+# What the CI tests run besides Python: gitlab-ci-local (pinned: 4.75+ needs Node 22)
+# in a project-local folder, and rsync, which it needs to run any job.
+TOOLS := .tools
+GITLAB_CI_LOCAL := $(TOOLS)/node_modules/.bin/gitlab-ci-local
+GITLAB_CI_LOCAL_VERSION := 4.73.0
+
+tools: $(GITLAB_CI_LOCAL)
+	@command -v rsync >/dev/null || { apt-get update -qq && apt-get install -y -qq rsync; }
+
+$(GITLAB_CI_LOCAL):
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error gitlab-ci-local@$(GITLAB_CI_LOCAL_VERSION)
+
+test: install tools
 	$(BIN)/pytest -n 2 tests
 
 lint: install
@@ -36,4 +49,4 @@ deploy:
 	sam deploy
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache

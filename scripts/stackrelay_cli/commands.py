@@ -36,7 +36,7 @@ WATCH_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_INTERVAL", "2"))
 
 
 def publish(session: boto3.Session, args: Namespace) -> int:
-    bucket = args.bucket or resolve(session).bucket
+    bucket = args.bucket or resolve(session, need=("bucket",)).bucket
     app_dir = Path(args.app_dir)
     try:
         artifact = packaging.package(app_dir, args.app, session.client("s3"), bucket)
@@ -96,7 +96,7 @@ def start_execution(
 
 
 def start(session: boto3.Session, args: Namespace) -> int:
-    orch = resolve(session)
+    orch = resolve(session, need=("state_machine_arn",))
     artifact = _artifact(args)
     if artifact is not None and not artifact.get("bucket"):
         artifact["bucket"] = orch.bucket
@@ -106,9 +106,22 @@ def start(session: boto3.Session, args: Namespace) -> int:
     return _started(session, orch, arn, args)
 
 
+def write_dotenv(path: Path, arn: str, console_url: str) -> None:
+    """What later jobs and the environment's URL read (a GitLab ``reports: dotenv``)."""
+    lines = {
+        "STACKRELAY_EXECUTION_ARN": arn,
+        "STACKRELAY_EXECUTION_NAME": arn.rsplit(":", 1)[-1],
+        "STACKRELAY_EXECUTION_URL": console_url,
+    }
+    path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+
+
 def _started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespace) -> int:
+    if getattr(args, "dotenv", None):
+        write_dotenv(Path(args.dotenv), arn, orch.console_url(arn))
     if args.json and not args.wait:
-        render.emit_json({"executionArn": arn, "consoleUrl": orch.console_url(arn)})
+        name = arn.rsplit(":", 1)[-1]
+        render.emit_json({"executionArn": arn, "name": name, "consoleUrl": orch.console_url(arn)})
         return EXIT_OK
     if not args.json:
         render.console.print(f"Started [bold]{arn.rsplit(':', 1)[-1]}[/]")
@@ -179,7 +192,7 @@ def watch(session: boto3.Session, args: Namespace) -> int:
 def _execution_arn(session: boto3.Session, name_or_arn: str) -> str:
     if name_or_arn.startswith("arn:"):
         return name_or_arn
-    orch = resolve(session)
+    orch = resolve(session, need=("state_machine_arn",))
     for machine in (orch.state_machine_arn, orch.teardown_state_machine_arn):
         if not machine:
             continue
@@ -213,7 +226,7 @@ def invoke(session: boto3.Session, function: str, payload: dict[str, Any]) -> di
 
 
 def pending(session: boto3.Session, args: Namespace) -> int:
-    orch = resolve(session)
+    orch = resolve(session, need=("approval_function",))
     found = invoke(session, orch.approval_function, {"action": "list", "app": args.app})
     rows = found["approvals"]
     if args.json:
@@ -235,7 +248,7 @@ def pending(session: boto3.Session, args: Namespace) -> int:
 
 
 def decide(session: boto3.Session, args: Namespace, action: str) -> int:
-    orch = resolve(session)
+    orch = resolve(session, need=("approval_function",))
     base = {"app": args.app, "pipeline_id": args.pipeline_id, "stage": args.stage}
     shown = invoke(session, orch.approval_function, {"action": "show", **base})["approval"]
     if not args.json:

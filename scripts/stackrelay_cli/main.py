@@ -8,6 +8,7 @@ it at the local engine. Exit codes: see ``stackrelay_cli.errors``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -74,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--until",
         metavar="STAGE",
         help="with --wait: stop once STAGE waits for approval (e.g. prod)",
+    )
+    p.add_argument(
+        "--dotenv",
+        metavar="FILE",
+        help="write STACKRELAY_EXECUTION_ARN/_NAME/_URL to FILE (a GitLab dotenv report)",
     )
     _source_flags(p)
 
@@ -172,39 +178,60 @@ def _dispatch(args: argparse.Namespace) -> int:
     return table[args.command](boto3.Session(), args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """One message on stderr (a JSON object with --json), and the exit code."""
+    from rich.markup import escape
 
     from stackrelay_cli import render
+
+    if getattr(args, "json", False):
+        sys.stderr.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+    else:
+        render.errors.print(f"[red]error:[/] {escape(message)}")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+    )
 
     try:
         return _dispatch(args)
     except CliError as exc:
-        render.errors.print(f"[red]error:[/] {exc}")
-        return exc.code
+        return _fail(args, str(exc), exc.code)
     except NoCredentialsError:
-        render.errors.print(
-            "[red]error:[/] no AWS credentials. Configure a profile, or in GitLab "
-            "CI set AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (id_tokens)."
+        return _fail(
+            args,
+            "no AWS credentials. Configure a profile, or in GitLab CI set AWS_ROLE_ARN and "
+            "AWS_WEB_IDENTITY_TOKEN_FILE from an id_tokens: token (ci/stackrelay.gitlab-ci.yml "
+            "does this).",
+            EXIT_CONFIG,
         )
-        return EXIT_CONFIG
+    except NoRegionError:
+        return _fail(
+            args, "no AWS region: set AWS_REGION (the orchestrator's region).", EXIT_CONFIG
+        )
     except (ClientError, BotoCoreError) as exc:
         if args.debug:
             raise
-        render.errors.print(f"[red]error:[/] AWS refused: {exc}")
-        return EXIT_CONFIG
+        return _fail(args, f"AWS refused: {exc}", EXIT_CONFIG)
     except KeyboardInterrupt:
-        render.errors.print("interrupted; the execution (if any) goes on in Step Functions.")
-        return EXIT_FAILED
+        return _fail(
+            args, "interrupted; the execution (if any) goes on in Step Functions.", EXIT_FAILED
+        )
     except Exception as exc:  # the last line of defence: never a traceback
         if args.debug:
             raise
-        render.errors.print(
-            f"[red]unexpected error:[/] {type(exc).__name__}: {exc} "
-            "(run again with --debug for details)"
+        return _fail(
+            args,
+            f"unexpected {type(exc).__name__}: {exc} (run again with --debug for details)",
+            EXIT_FAILED,
         )
-        return EXIT_FAILED
 
 
 if __name__ == "__main__":

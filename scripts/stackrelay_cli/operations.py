@@ -30,7 +30,7 @@ def _operations(orch: Orchestrator) -> str:
 
 
 def teardown(session: Any, args: Namespace) -> int:
-    orch = resolve(session)
+    orch = resolve(session, need=("teardown_state_machine_arn",))
     if not orch.teardown_state_machine_arn:
         raise CliError(
             "This orchestrator has no teardown state machine (TeardownStateMachineArn "

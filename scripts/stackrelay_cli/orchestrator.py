@@ -7,7 +7,7 @@ orchestrator's stack (what a person with read access has).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,25 +42,37 @@ class Orchestrator:
 
     @property
     def region(self) -> str:
-        return self.state_machine_arn.split(":")[3]
+        arn = self.state_machine_arn or self.teardown_state_machine_arn
+        return arn.split(":")[3] if arn.count(":") >= 3 else ""
 
     def console_url(self, execution_arn: str) -> str:
-        region = self.region
+        region = execution_arn.split(":")[3] if execution_arn.count(":") >= 3 else self.region
         return (
             f"https://{region}.console.aws.amazon.com/states/home?region={region}"
             f"#/v2/executions/details/{execution_arn}"
         )
 
 
-def resolve(session: Any, env: Mapping[str, str] | None = None) -> Orchestrator:
+def resolve(
+    session: Any,
+    env: Mapping[str, str] | None = None,
+    need: Sequence[str] | None = None,
+) -> Orchestrator:
+    """The orchestrator from STACKRELAY_* variables, else its stack's outputs.
+
+    ``need`` names the fields the caller uses (default: all). When those are set
+    in the environment the stack is not read: CI roles may call only what their
+    job needs (docs/setup.md), not ``DescribeStacks``.
+    """
     env = os.environ if env is None else env
     values = {name: env.get(var, "") for name, var in ENV.items()}
-    if not all(values.values()):
+    needed = list(ENV) if need is None else list(need)
+    if not all(values[name] for name in needed):
         stack = env.get("STACKRELAY_STACK", DEFAULT_STACK)
         try:
             found = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
         except (ClientError, BotoCoreError) as exc:
-            missing = ", ".join(ENV[n] for n, v in values.items() if not v)
+            missing = ", ".join(ENV[n] for n in needed if not values[n])
             raise CliError(
                 f"Cannot find the StackRelay orchestrator: set {missing}, or give read access "
                 f"to its stack {stack!r} (STACKRELAY_STACK). AWS said: {exc}"
