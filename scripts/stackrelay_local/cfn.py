@@ -529,6 +529,10 @@ class CloudFormationRealism:
             raise seams.cfn_validation_error(
                 f"Stack [{stack.name}] cannot be deleted while in status {stack.status}"
             )
+        if getattr(stack, "enable_termination_protection", False):
+            raise seams.cfn_validation_error(
+                f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+            )
         start = self.now()
         end = start + self.duration(stack.name)
         deployed = self.deployed.get(stack.stack_id, Deployed())
@@ -579,6 +583,31 @@ class CloudFormationRealism:
             [(start, "DELETE_IN_PROGRESS"), (end, "DELETE_COMPLETE")], complete
         )
         self.settle(backend)
+
+    def list_change_sets(self, backend: Any, name_or_id: str) -> list[Any]:
+        """ListChangeSets for one stack (moto lists every stack's).
+
+        AWS removes a stack's change sets once one of them is executed; executed
+        and obsolete ones stay describable here but are no longer listed.
+        """
+        stack = seams.live_stack(backend, name_or_id)
+        if stack is None:
+            raise seams.cfn_validation_error(f"Stack [{name_or_id}] does not exist")
+        return [
+            cs
+            for cs in backend.change_sets.values()
+            if cs.stack_id == stack.stack_id
+            and cs.execution_status not in ("EXECUTE_COMPLETE", "OBSOLETE")
+            and not str(cs.change_set_name).startswith("sr-direct-")
+        ]
+
+    def update_termination_protection(self, backend: Any, name_or_id: str, enabled: bool) -> str:
+        """UpdateTerminationProtection (moto lacks it); DeleteStack then refuses."""
+        stack = seams.live_stack(backend, name_or_id)
+        if stack is None:
+            raise seams.cfn_validation_error(f"Stack [{name_or_id}] does not exist")
+        stack.enable_termination_protection = enabled
+        return str(stack.stack_id)
 
     def continue_update_rollback(self, backend: Any, name_or_id: str, skip: list[str]) -> None:
         self.settle(backend)

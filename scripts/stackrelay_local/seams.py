@@ -171,6 +171,16 @@ SEAMS: dict[str, Seam] = {
         "moto.stepfunctions.parser.models:stepfunctions_parser_backends",
         "the backend the Step Functions API uses when the ASL interpreter is on",
     ),
+    "rest_api_cfn": Seam(
+        "moto.apigateway.models:RestAPI.create_from_cloudformation_json",
+        "AWS::ApiGateway::RestApi ignores its OpenAPI Body, so the Deployment SAM adds for an "
+        "Api event fails ('no methods'); we import the Body's paths after creation",
+        ("resource_name", "cloudformation_json", "account_id", "region_name"),
+    ),
+    "apigateway_backends": Seam(
+        "moto.apigateway.models:apigateway_backends",
+        "put_rest_api(id, doc, fail_on_warnings, mode) imports the Body's paths and methods",
+    ),
     "s3_backends": Seam(
         "moto.s3.models:s3_backends",
         "read template and definition objects (TemplateURL, DefinitionS3Location) in any account",
@@ -326,6 +336,7 @@ def install(runtime: Runtime) -> Patcher:
 
     _install_cfn_responses(runtime, patcher)
     _install_state_machine_substitutions(patcher)
+    _install_rest_api_body(patcher)
     owner, attr = _owner_and_attr("sfn_models_backends")
     patcher.set(owner, attr, resolve("sfn_parser_backends"))
     return patcher
@@ -409,7 +420,23 @@ def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
         )
         return empty_result()
 
+    def update_termination_protection(self: Any) -> Any:
+        stack_id = realism.update_termination_protection(
+            self.cloudformation_backend,
+            self._get_param("StackName"),
+            self._get_bool_param("EnableTerminationProtection", False),
+        )
+        return action_result({"StackId": stack_id})
+
+    def list_change_sets(self: Any) -> Any:
+        summaries = realism.list_change_sets(
+            self.cloudformation_backend, self._get_param("StackName")
+        )
+        return action_result({"Summaries": summaries})
+
     for fn in (
+        list_change_sets,
+        update_termination_protection,
         create_change_set,
         execute_change_set,
         create_stack,
@@ -474,6 +501,33 @@ def _install_state_machine_substitutions(patcher: Patcher) -> None:
         )
 
     patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
+
+
+def _install_rest_api_body(patcher: Patcher) -> None:
+    owner, attr = _owner_and_attr("rest_api_cfn")
+    original = getattr(owner, attr).__func__
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        api = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        body = (cloudformation_json.get("Properties") or {}).get("Body")
+        if isinstance(body, dict) and body.get("paths"):
+            # moto imports OpenAPI 3 only; SAM writes Swagger 2.0. Paths, methods and
+            # x-amazon-apigateway-integration read the same in both for this purpose.
+            document = {k: v for k, v in body.items() if k != "swagger"}
+            document["openapi"] = "3.0.1"
+            document.setdefault("info", {}).setdefault("description", "")
+            backend = resolve("apigateway_backends")[account_id][region_name]
+            backend.put_rest_api(api.id, document, fail_on_warnings=False, mode="overwrite")
+        return api
+
+    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
 
 
 @contextmanager

@@ -310,3 +310,61 @@ def test_template_url_in_orchestrator_bucket_deploys_packaged_app_in_target(
     reply = local_engine.client("lambda", "dev").invoke(FunctionName=arn, Payload=b'{"name": "z"}')
     body = json.loads(reply["Payload"].read())
     assert body.get("id") == "item-z", body
+
+
+def test_termination_protection_blocks_delete_until_disabled(
+    local_engine: LocalEngine, queue_template: str
+) -> None:
+    cfn = local_engine.client("cloudformation", "prod")
+    cfn.create_stack(StackName="guarded", TemplateBody=queue_template)
+    local_engine.wait_stack("guarded", "prod")
+    cfn.update_termination_protection(StackName="guarded", EnableTerminationProtection=True)
+    assert cfn.describe_stacks(StackName="guarded")["Stacks"][0]["EnableTerminationProtection"]
+    with pytest.raises(ClientError, match="TerminationProtection is enabled"):
+        cfn.delete_stack(StackName="guarded")
+    cfn.update_termination_protection(StackName="guarded", EnableTerminationProtection=False)
+    cfn.delete_stack(StackName="guarded")
+    assert local_engine.wait_stack("guarded", "prod") == "DELETE_COMPLETE"
+
+
+def test_deploy_app_with_api_event_creates_rest_api_with_methods(
+    local_engine: LocalEngine, fixture_app: Path, tmp_path: Path
+) -> None:
+    """The common SAM shape: an Api event makes an implicit ServerlessRestApi."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        f"      CodeUri: {fixture_app.parent / 'src'}\n"
+        "      Handler: app.record_handler\n"
+        "      Runtime: python3.11\n"
+        "      Events:\n"
+        "        Get:\n"
+        "          Type: Api\n"
+        "          Properties: {Path: /items, Method: get}\n"
+        "Outputs:\n"
+        "  ApiId:\n"
+        "    Value: !Ref ServerlessRestApi\n"
+    )
+    outputs = local_engine.deploy_app(template, stack_name="api", account="dev")
+    apigw = local_engine.client("apigateway", "dev")
+    paths = {r["path"] for r in apigw.get_resources(restApiId=outputs["ApiId"])["items"]}
+    assert "/items" in paths
+
+
+def test_list_change_sets_only_that_stack_and_not_executed_ones(
+    local_engine: LocalEngine, queue_template: str
+) -> None:
+    cfn = local_engine.client("cloudformation", "dev")
+    first = cfn.create_change_set(StackName="one", ChangeSetName="c1", TemplateBody=queue_template)
+    cfn.create_change_set(StackName="two", ChangeSetName="c2", TemplateBody=queue_template)
+    local_engine.clock.advance(5)
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="two")["Summaries"]] == [
+        "c2"
+    ]
+    cfn.execute_change_set(ChangeSetName=first["Id"])
+    local_engine.wait_stack("one", "dev")
+    assert cfn.list_change_sets(StackName="one")["Summaries"] == []
