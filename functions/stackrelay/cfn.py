@@ -150,3 +150,24 @@ def first_failure(cfn: Any, stack: str, since: datetime | None = None) -> tuple[
     if stack_failure is not None:
         return stack, stack_failure.get("ResourceStatusReason") or "no reason given"
     return None
+
+
+def failed_resources(cfn: Any, stack: str, since: datetime | None = None) -> list[tuple[str, str]]:
+    """(logical id, reason) of every resource that failed since ``since``, oldest first.
+
+    A failed delete names each resource that would not go; the stack's own
+    event is left out.
+    """
+    found: dict[str, str] = {}
+    paginator = cfn.get_paginator("describe_stack_events")
+    for page in paginator.paginate(StackName=stack):
+        for event in page["StackEvents"]:
+            if since is not None and event["Timestamp"] < since:
+                break
+            if not event.get("ResourceStatus", "").endswith("_FAILED"):
+                continue
+            if event.get("ResourceType") == "AWS::CloudFormation::Stack":
+                continue
+            # Newest first: the oldest failure of a resource overwrites later ones.
+            found[event["LogicalResourceId"]] = event.get("ResourceStatusReason") or "no reason"
+    return list(reversed(list(found.items())))

@@ -56,6 +56,10 @@ class TeardownRefused(StackRelayError):
     """Teardown was asked for a stack that is not a review stack."""
 
 
+class StackNotRecoverable(StackRelayError):
+    """Recover was asked for a stack that is not in UPDATE_ROLLBACK_FAILED."""
+
+
 class DeploymentRejected(StackRelayError):
     """An approver rejected the production change set."""
 

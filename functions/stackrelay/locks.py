@@ -60,8 +60,43 @@ def _alive(sfn: Any, execution_arn: str) -> bool:
         raise
 
 
+def _mark_newest(table: Any, request: LockRequest, since: float) -> dict[str, Any]:
+    """Put this request's mark on the stack if it is the newest; the newest mark.
+
+    A first ask (no ``waiting_since`` yet) arrived after every mark already
+    there, so it wins ties on the simulated clock; a later look keeps its own
+    mark, or takes it back from an older one, but never from a newer one.
+    """
+    key = _key(request.account, request.stack, "WAITER")
+    mark = {
+        **key,
+        "kind": "lock-waiter",
+        "holder": request.holder,
+        "commit": request.commit,
+        "waiting_since": since,
+    }
+    if request.waiting_since is None:
+        _conditional_put(
+            table, mark, "attribute_not_exists(pk) OR waiting_since <= :since", {":since": since}
+        )
+    else:
+        _conditional_put(
+            table,
+            mark,
+            "attribute_not_exists(pk) OR holder = :me OR waiting_since < :since",
+            {":since": since, ":me": request.holder},
+        )
+    return plain(table.get_item(Key=key, ConsistentRead=True).get("Item") or {})
+
+
 def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
-    """Take the lock, or say how long to wait, or that this waiter is superseded."""
+    """Take the lock, or say how long to wait, or that this waiter is superseded.
+
+    Every ask marks the stack with the newest request. For a review stack a
+    request that is no longer the newest gives up (a newer commit supersedes
+    it) unless it already holds the lock: an older waiter never takes a free
+    lock from under a newer one.
+    """
     now = clock.now()
     since = request.waiting_since if request.waiting_since is not None else now
     lock = {
@@ -79,38 +114,23 @@ def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
         "waiting_since": since,
         "holder": request.holder,
     }
-    free = "attribute_not_exists(pk) OR holder = :me OR expires_at < :now"
-    if _conditional_put(table, lock, free, {":me": request.holder, ":now": now}):
+    mine = {":me": request.holder}
+    # Already mine (a retried task): keep it, whoever is waiting.
+    if _conditional_put(table, lock, "holder = :me", mine):
         return result
-    current = plain(
-        table.get_item(Key=_key(request.account, request.stack, "LOCK"), ConsistentRead=True).get(
-            "Item"
-        )
-        or {}
-    )
+    newest = _mark_newest(table, request, since)
+    current = holder_of(table, request.account, request.stack) or {}
+    holder = current.get("holder")
+    if request.review and newest.get("holder") not in (None, request.holder):
+        return {**result, "acquired": False, "superseded": True, "holder": holder}
+    free = "attribute_not_exists(pk) OR expires_at < :now"
+    if _conditional_put(table, lock, free, {":now": now}):
+        return result
+    current = holder_of(table, request.account, request.stack) or {}
     holder = current.get("holder")
     dead = holder is not None and not _alive(sfn, holder)
     if dead and _conditional_put(table, lock, "holder = :old", {":old": holder}):
         return result
-    # Wait in line. The newest waiter's mark wins; an older review waiter gives up.
-    waiter = {
-        **_key(request.account, request.stack, "WAITER"),
-        "kind": "lock-waiter",
-        "holder": request.holder,
-        "commit": request.commit,
-        "waiting_since": since,
-    }
-    _conditional_put(
-        table, waiter, "attribute_not_exists(pk) OR waiting_since <= :since", {":since": since}
-    )
-    newest = plain(
-        table.get_item(Key=_key(request.account, request.stack, "WAITER"), ConsistentRead=True).get(
-            "Item"
-        )
-        or {}
-    )
-    if request.review and newest.get("holder") not in (None, request.holder):
-        return {**result, "acquired": False, "superseded": True, "holder": holder}
     if now - since > request.max_wait_seconds:
         raise StackBusy(
             f"{request.stack} has been locked by {holder} for longer than "

@@ -22,7 +22,7 @@ SETTINGS = Settings.from_env()
 class CheckStackEvent(BaseModel):
     stage: Stage
     started_at: float
-    operation: Literal["deploy", "delete"] = "deploy"
+    operation: Literal["deploy", "delete", "recover"] = "deploy"
     expected_seconds: float | None = None
 
 
@@ -56,9 +56,23 @@ def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
     if event.operation == "delete":
         if state is StackState.ABSENT:
             return {**result, "done": True, "wait_seconds": 0}
+        since = datetime.fromtimestamp(event.started_at - 1, tz=UTC)
+        stuck = cfn.failed_resources(cloudformation, stage.stack, since)
+        names = "; ".join(f"{rid}: {why}" for rid, why in stuck) or "CloudFormation gave no reason"
         raise DeleteFailed(
-            f"CloudFormation could not delete {stage.stack} ({status}): "
-            f"{_reason(cloudformation, stage, event.started_at)}"
+            f"CloudFormation could not delete {stage.stack} ({status}). Resources that would "
+            f"not go: {names}. Remove them (or their protection) by hand, then run the teardown "
+            "again."
+        )
+    if event.operation == "recover":
+        if state is StackState.ROLLED_BACK:
+            assert stack is not None
+            return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
+        reason = _reason(cloudformation, stage, event.started_at)
+        raise StackNeedsRecovery(
+            f"{stage.stack} is {status} after continuing its rollback: {reason}. Skip the "
+            f"resources that cannot roll back: `stackrelay recover --app {stage.app} --stage "
+            f"{stage.stage} --skip RESOURCE`."
         )
     if state is StackState.STABLE:
         assert stack is not None
@@ -76,7 +90,6 @@ def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
 @event_parser(model=CheckStackEvent)
 @retryable_throttling
 def lambda_handler(event: CheckStackEvent, context: LambdaContext) -> dict[str, Any]:
-    session = sessions.for_stage(event.stage)
-    result = check(session.client("cloudformation"), event)
+    result = check(sessions.cloudformation(event.stage), event)
     logger.info("Stack checked", extra={"stack": event.stage.stack, "status": result["status"]})
     return result

@@ -24,7 +24,7 @@ TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 
 class RecordEvent(BaseModel):
     stage: Stage
-    outcome: Literal["deployed", "no_changes", "failed", "deleted", "superseded"]
+    outcome: Literal["deployed", "no_changes", "failed", "deleted", "superseded", "recovered"]
     change_set: dict[str, Any] | None = None
     execution: dict[str, Any] | None = None
     result: dict[str, Any] | None = None

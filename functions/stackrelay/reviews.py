@@ -1,0 +1,101 @@
+"""Review stacks, stale review stacks, and the requests that act on them.
+
+One rule for "stale", used by ``stackrelay reviews --stale`` (through the
+operations function) and by the reaper that tears those stacks down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackrelay import clock
+from stackrelay.config import Settings
+from stackrelay.model import DeployRequest, Source
+from stackrelay.plan import Stage, build_plan
+from stackrelay.records import plain
+
+DAY = 86400
+GONE = frozenset({"deleted"})
+"""Outcomes after which a review stack no longer exists."""
+REVIEW_KEYS = ("app", "ref", "commit", "stack", "account", "deployed_at", "outcome", "url")
+
+
+def is_stale(deployed_at: float, retention_days: int, now: float) -> bool:
+    """Not deployed for more than ``retention_days`` days."""
+    return now - deployed_at > retention_days * DAY
+
+
+def _latest_items(table: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "sk = :latest AND #stage = :review",
+        "ExpressionAttributeNames": {"#stage": "stage"},
+        "ExpressionAttributeValues": {":latest": "LATEST", ":review": "review"},
+    }
+    while True:
+        page = table.scan(**kwargs)
+        items.extend(plain(i) for i in page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def list_reviews(
+    table: Any,
+    retention_days: int,
+    app: str | None = None,
+    stale_only: bool = False,
+    now: float | None = None,
+) -> list[dict[str, Any]]:
+    """Live review stacks (newest deployment first), each marked stale or not.
+
+    From each stack's LATEST record; a stack whose last outcome is a teardown
+    is gone and left out.
+    """
+    now = clock.now() if now is None else now
+    rows = []
+    for item in _latest_items(table):
+        if item.get("outcome") in GONE or (app and item.get("app") != app):
+            continue
+        row = {key: item.get(key) for key in REVIEW_KEYS}
+        row["deployed_at"] = float(row["deployed_at"] or 0)
+        row["stale"] = is_stale(row["deployed_at"], retention_days, now)
+        if row["stale"] or not stale_only:
+            rows.append(row)
+    return sorted(rows, key=lambda r: (-r["deployed_at"], r["stack"] or ""))
+
+
+def teardown_request(review: dict[str, Any], pipeline_id: str, user: str) -> DeployRequest:
+    """The teardown execution input for a listed review stack (validated by the model)."""
+    return DeployRequest(
+        app=review["app"],
+        action="teardown",
+        source=Source(
+            project=f"stackrelay/{review['app']}",
+            ref=review["ref"],
+            commit=review.get("commit") or "0000000",
+            pipeline_id=pipeline_id,
+            user=user,
+        ),
+    )
+
+
+def release_stage(
+    settings: Settings, app: str, stage: str, commit: str, pipeline_id: str, execution: str
+) -> Stage:
+    """The staging or prod stage of ``app`` as the deploy plan builds it.
+
+    Operations that are not releases (recover) act on exactly the stack, the
+    account and the role a release would use: the plan's own rule, not a copy.
+    """
+    source = Source(
+        project=f"stackrelay/{app}",
+        ref=settings.default_branch,
+        commit=commit,
+        pipeline_id=pipeline_id,
+    )
+    # No artifact: the plan only names the stages (a release needs one, recover does not).
+    request = DeployRequest.model_construct(app=app, artifact=None, source=source, action="deploy")
+    plan = build_plan(request, settings, execution)
+    found = next(s for s in plan["stages"] if s["stage"] == stage)
+    return Stage.model_validate(found)

@@ -1,0 +1,46 @@
+"""Continue Rollback: finish a failed update rollback of a staging or prod stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from stackrelay import cfn, clock, sessions
+from stackrelay.errors import StackNotRecoverable, retryable_throttling
+from stackrelay.plan import Stage
+
+logger = Logger()
+RECOVERABLE = "UPDATE_ROLLBACK_FAILED"
+
+
+class ContinueRollbackEvent(BaseModel):
+    stage: Stage
+    skip: list[str] = Field(default_factory=list)
+
+
+def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> dict[str, Any]:
+    stack = cfn.describe_stack(cloudformation, stage.stack)
+    status = stack["StackStatus"] if stack else "absent"
+    if status != RECOVERABLE:
+        raise StackNotRecoverable(
+            f"{stage.stack} is {status}, not {RECOVERABLE}: there is no failed rollback to "
+            "continue. Run the pipeline again."
+        )
+    request: dict[str, Any] = {"StackName": stage.stack, "RoleARN": stage.execution_role_arn}
+    if skip:
+        request["ResourcesToSkip"] = skip
+    cloudformation.continue_update_rollback(**request)
+    return {"started_at": clock.now(), "skipped": skip}
+
+
+@logger.inject_lambda_context
+@event_parser(model=ContinueRollbackEvent)
+@retryable_throttling
+def lambda_handler(event: ContinueRollbackEvent, context: LambdaContext) -> dict[str, Any]:
+    result = continue_rollback(sessions.cloudformation(event.stage), event.stage, event.skip)
+    logger.info("Rollback continuing", extra={"stack": event.stage.stack, **result})
+    return result

@@ -1,0 +1,101 @@
+"""The operations function: history, review stacks, and recover (invoked by the CLI).
+
+A person needs no access to the table or the target accounts: reads go
+through here, and ``recover`` starts the recover state machine, which does the
+slow part (continue the rollback, wait) in Step Functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from stackrelay import cfn, clock, records, reviews, sessions
+from stackrelay.config import Settings
+from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
+from stackrelay.model import APP_PATTERN
+from stackrelay.naming import execution_name
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
+SFN = boto3.client("stepfunctions")
+STS = boto3.client("sts")
+RECOVER_STATE_MACHINE_ARN = os.environ.get("RECOVER_STATE_MACHINE_ARN", "")
+REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
+RECOVERABLE = "UPDATE_ROLLBACK_FAILED"
+
+
+class OperationsAction(BaseModel):
+    action: Literal["history", "reviews", "recover"]
+    app: str | None = Field(default=None, pattern=APP_PATTERN)
+    limit: int = Field(default=20, ge=1, le=500)
+    stale: bool = False
+    stage: Literal["staging", "prod"] | None = None
+    skip: list[str] = Field(default_factory=list, max_length=100)
+
+
+def history(table: Any, action: OperationsAction) -> dict[str, Any]:
+    if not action.app:
+        raise InvalidInput("history needs --app: whose deployments?")
+    return {"records": records.history(table, action.app, action.limit)}
+
+
+def list_reviews(table: Any, action: OperationsAction, retention_days: int) -> dict[str, Any]:
+    rows = reviews.list_reviews(table, retention_days, app=action.app, stale_only=action.stale)
+    return {"reviews": rows, "retention_days": retention_days}
+
+
+def recover(
+    table: Any, sfn: Any, sts: Any, action: OperationsAction, settings: Settings, machine: str
+) -> dict[str, Any]:
+    """Start the recover execution for a staging or prod stack in UPDATE_ROLLBACK_FAILED."""
+    if not action.app or not action.stage:
+        raise InvalidInput("recover needs --app and --stage (staging or prod).")
+    pipeline_id = f"recover-{clock.utcnow():%Y%m%d%H%M%S}"
+    name = execution_name(action.app, "recover", action.stage, pipeline_id, secrets.token_hex(3))
+    probe = reviews.release_stage(settings, action.app, action.stage, "0000000", pipeline_id, name)
+    latest = records.latest_for_stack(table, probe.account, probe.stack) or {}
+    stage = reviews.release_stage(
+        settings, action.app, action.stage, latest.get("commit") or "0000000", pipeline_id, name
+    )
+    session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
+    stack = cfn.describe_stack(session.client("cloudformation"), stage.stack)
+    status = stack["StackStatus"] if stack else "absent"
+    if status != RECOVERABLE:
+        raise StackNotRecoverable(
+            f"{stage.stack} in account {stage.account} is {status}, not {RECOVERABLE}: there "
+            "is no failed rollback to continue. "
+            + (
+                "Its first create failed: delete it (disable termination protection first) "
+                "and run the pipeline again."
+                if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+                else "Run the pipeline again, or look at the stack in the CloudFormation console."
+            )
+        )
+    started = sfn.start_execution(
+        stateMachineArn=machine,
+        name=name,
+        input=json.dumps({"stage": stage.model_dump(), "skip": action.skip}),
+    )
+    return {"executionArn": started["executionArn"], "stack": stage.stack, "status": status}
+
+
+@logger.inject_lambda_context
+@event_parser(model=OperationsAction)
+@retryable_throttling
+def lambda_handler(event: OperationsAction, context: LambdaContext) -> dict[str, Any]:
+    logger.info("Operation", extra={"action": event.action, "app": event.app})
+    if event.action == "history":
+        return history(TABLE, event)
+    if event.action == "reviews":
+        return list_reviews(TABLE, event, REVIEW_RETENTION_DAYS)
+    return recover(TABLE, SFN, STS, event, SETTINGS, RECOVER_STATE_MACHINE_ARN)

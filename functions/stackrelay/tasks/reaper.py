@@ -1,0 +1,59 @@
+"""The reaper: tear down review stacks not deployed for ReviewRetentionDays (daily schedule).
+
+It finds them with the same rule as ``stackrelay reviews --stale`` and starts
+one teardown execution each; the teardown workflow does the deleting (and
+takes each stack's lock, so a deploy in flight is never torn down under it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stackrelay import clock, reviews
+from stackrelay.config import Settings
+from stackrelay.errors import retryable_throttling
+from stackrelay.naming import execution_name
+
+logger = Logger()
+SETTINGS = Settings.from_env()
+TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
+SFN = boto3.client("stepfunctions")
+TEARDOWN_STATE_MACHINE_ARN = os.environ.get("TEARDOWN_STATE_MACHINE_ARN", "")
+REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
+REAPER_USER = "stackrelay-reaper"
+
+
+def reap(table: Any, sfn: Any, machine: str, retention_days: int) -> dict[str, Any]:
+    """Start one teardown per stale review stack; what was started."""
+    pipeline_id = f"reaper-{clock.utcnow():%Y-%m-%d}"
+    started = []
+    for review in reviews.list_reviews(table, retention_days, stale_only=True):
+        request = reviews.teardown_request(review, pipeline_id, REAPER_USER)
+        name = execution_name(
+            request.app, "teardown", request.source.ref, pipeline_id, secrets.token_hex(3)
+        )
+        response = sfn.start_execution(
+            stateMachineArn=machine,
+            name=name,
+            input=json.dumps(request.model_dump(exclude_none=True)),
+        )
+        started.append({"stack": review["stack"], "executionArn": response["executionArn"]})
+    return {"started": started, "retention_days": retention_days, "pipeline_id": pipeline_id}
+
+
+@logger.inject_lambda_context
+@retryable_throttling
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = reap(TABLE, SFN, TEARDOWN_STATE_MACHINE_ARN, REVIEW_RETENTION_DAYS)
+    logger.info(
+        "Reaped stale review stacks",
+        extra={"stacks": [s["stack"] for s in result["started"]], "days": result["retention_days"]},
+    )
+    return result
