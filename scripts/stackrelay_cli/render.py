@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -12,8 +13,17 @@ from rich.table import Table
 
 from stackrelay_cli.progress import Progress
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    """Rich output; in a CI log (no terminal) wide enough that URLs and tables do not wrap."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 200
+    return console
+
+
+console = _console()
+errors = _console(stderr=True)
 
 _STATE_STYLE = {"queued": "dim", "running": "cyan", "succeeded": "green", "failed": "red"}
 

@@ -1,0 +1,231 @@
+"""Helpers and fixtures for the CI tests: gitlab-ci-local, the local engine server, a scratch repo.
+
+gitlab-ci-local comes from ``make tools`` (.tools/, pinned). Where it or rsync is
+missing the tests skip, except in CI (CI=true), where they fail: a green CI must
+not hide a missing install step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CI_FILES = [REPO / ".gitlab-ci.yml", *sorted((REPO / "ci").glob("*.yml"))]
+GITLAB_CI_LOCAL = REPO / ".tools" / "node_modules" / ".bin" / "gitlab-ci-local"
+STACKRELAY_BIN = REPO / ".venv" / "bin" / "stackrelay"
+PROJECT_URL = "https://gitlab.example.com/group/aws-news.git"
+
+
+def require_tool(path: str | None, what: str) -> str:
+    """The tool's path; a skip where it is missing, a failure in CI."""
+    if path and Path(path).exists():
+        return path
+    message = f"{what} is not installed: run `make tools`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def gitlab_ci_local() -> str:
+    found = os.environ.get("GITLAB_CI_LOCAL") or (
+        str(GITLAB_CI_LOCAL) if GITLAB_CI_LOCAL.exists() else shutil.which("gitlab-ci-local")
+    )
+    return require_tool(found, "gitlab-ci-local")
+
+
+@pytest.fixture(scope="session")
+def rsync() -> str:
+    return require_tool(shutil.which("rsync"), "rsync (gitlab-ci-local runs jobs with it)")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class Pipeline:
+    """A scratch GitLab project: the repo's CI files and the sample app, in git."""
+
+    root: Path
+    tool: str
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def checkout(self, branch: str, create: bool = False) -> None:
+        _git(self.root, "checkout", "-q", *(["-b"] if create else []), branch)
+
+    def set_default_branch(self, branch: str) -> None:
+        """What a clone of a GitLab project whose default branch is ``branch`` has."""
+        _git(self.root, "update-ref", f"refs/remotes/origin/{branch}", "HEAD")
+        _git(self.root, "symbolic-ref", "refs/remotes/origin/HEAD", f"refs/remotes/origin/{branch}")
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [self.tool, *args]
+        for name, value in self.variables.items():
+            command += ["--variable", f"{name}={value}"]
+        if "CI_PIPELINE_ID" in self.variables:
+            command += ["--ignore-predefined-vars", "CI_PIPELINE_ID"]
+        # The job sees only what --variable gives it, not this machine's CI or AWS settings.
+        leaks = ("CI_", "GITLAB_", "AWS_", "STACKRELAY_", "GCL_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(leaks) and k != "CI"}
+        done = subprocess.run(
+            command,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**env, "FORCE_COLOR": "0", "NO_COLOR": "1"},
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"gitlab-ci-local {' '.join(args)} exited {done.returncode}:\n"
+                f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
+        return done
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        """``--list-json`` for the checked-out branch: every job, by name."""
+        listed = json.loads(self.run("--list-json").stdout)
+        return {job["name"]: job for job in listed}
+
+    def run_job(self, job: str) -> subprocess.CompletedProcess[str]:
+        """One job in shell mode (image: ignored, the host's tools)."""
+        return self.run(
+            "--force-shell-executor",
+            "--shell-isolation",
+            "--no-artifacts-to-source",
+            job,
+        )
+
+    def dotenv(self, job: str) -> dict[str, str]:
+        path = self.root / ".gitlab-ci-local" / "builds" / job / "stackrelay.env"
+        pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        return dict(pairs)
+
+
+def make_project(root: Path, tool: str) -> Pipeline:
+    """A git repo with .gitlab-ci.yml, ci/ and examples/aws-news on ``main``."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / ".gitlab-ci.yml", root / ".gitlab-ci.yml")
+    shutil.copytree(REPO / "ci", root / "ci")
+    shutil.copytree(
+        REPO / "examples" / "aws-news",
+        root / "examples" / "aws-news",
+        ignore=shutil.ignore_patterns("__pycache__", ".aws-sam"),
+    )
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.email", "alice@example.com")
+    _git(root, "config", "user.name", "Alice")
+    _git(root, "remote", "add", "origin", PROJECT_URL)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "sample app")
+    return Pipeline(root=root, tool=tool)
+
+
+@pytest.fixture
+def project(tmp_path: Path, gitlab_ci_local: str) -> Pipeline:
+    return make_project(tmp_path / "aws-news", gitlab_ci_local)
+
+
+# -- the local engine as a server --------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class EngineServer:
+    url: str
+    engine: Any  # stackrelay_local.RemoteEngine
+    orchestrator: Any  # stackrelay_cli.orchestrator.Orchestrator
+
+    def variables(self) -> dict[str, str]:
+        """What a CI job needs to reach the orchestrator on this engine."""
+        o = self.orchestrator
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.engine.config.region,
+            "AWS_REGION": self.engine.config.region,
+            "STACKRELAY_STATE_MACHINE_ARN": o.state_machine_arn,
+            "STACKRELAY_TEARDOWN_STATE_MACHINE_ARN": o.teardown_state_machine_arn,
+            "STACKRELAY_APPROVAL_FUNCTION": o.approval_function,
+            "STACKRELAY_OPERATIONS_FUNCTION": o.operations_function,
+            "STACKRELAY_ARTIFACT_BUCKET": o.bucket,
+            "STACKRELAY_BIN": str(STACKRELAY_BIN),
+        }
+
+    def stacks(self, account: str) -> dict[str, str]:
+        """Stack name to status in one account (deleted stacks left out)."""
+        cfn = self.engine.client("cloudformation", account)
+        return {
+            s["StackName"]: s["StackStatus"]
+            for s in cfn.describe_stacks()["Stacks"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+        }
+
+
+def start_server(port: int, *extra: str) -> subprocess.Popen[str]:
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(REPO / "scripts"), str(REPO / "functions")]),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackrelay_local", "up", "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # blocks until the server says it is ready (or dies)
+    if not line.startswith(f"StackRelay local engine on http://localhost:{port}"):
+        proc.kill()
+        raise RuntimeError(f"the local engine did not start: {line!r}")
+    return proc
+
+
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def engine_server() -> Iterator[EngineServer]:
+    """A fresh engine server with the orchestrator bootstrapped (setup/ + template.yaml)."""
+    from stackrelay_cli.local import bootstrap
+    from stackrelay_local import RemoteEngine
+
+    port = free_port()
+    proc = start_server(port)
+    try:
+        url = f"http://localhost:{port}"
+        engine = RemoteEngine(url)
+        local = bootstrap(engine)
+        yield EngineServer(url=url, engine=engine, orchestrator=local.orchestrator)
+    finally:
+        stop_server(proc)

@@ -1,0 +1,47 @@
+"""Which jobs a pipeline has, per branch, as gitlab-ci-local evaluates the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ci_harness import Pipeline
+
+FEATURE_JOBS = {"unit-tests": "on_success", "review": "on_success", "stop-review": "manual"}
+DEFAULT_BRANCH_JOBS = {
+    "unit-tests": "on_success",
+    "dependency-scan": "on_success",
+    "release": "on_success",
+    "approve-prod": "manual",
+    "reject-prod": "manual",
+}
+
+
+def _active(jobs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Jobs that are in the pipeline (``--list-json`` lists ``when: never`` ones too)."""
+    return {name: job["when"] for name, job in jobs.items() if job["when"] != "never"}
+
+
+@pytest.mark.slow
+def test_pipeline_feature_branch_has_tests_review_and_stop(project: Pipeline) -> None:
+    project.checkout("feature/login", create=True)
+    assert _active(project.jobs()) == FEATURE_JOBS
+
+
+@pytest.mark.slow
+def test_pipeline_default_branch_has_scan_release_and_approvals(project: Pipeline) -> None:
+    jobs = project.jobs()
+    assert _active(jobs) == DEFAULT_BRANCH_JOBS
+    assert jobs["dependency-scan"]["allow_failure"] is True
+    assert jobs["approve-prod"]["allow_failure"] is True
+    assert [n["job"] for n in jobs["approve-prod"]["needs"]] == ["release"]
+
+
+@pytest.mark.slow
+def test_pipeline_other_default_branch_follows_origin_head(project: Pipeline) -> None:
+    """CI_DEFAULT_BRANCH, not the name "main", decides what releases."""
+    project.checkout("trunk", create=True)
+    project.set_default_branch("trunk")
+    assert _active(project.jobs()) == DEFAULT_BRANCH_JOBS
+    project.checkout("main")
+    assert _active(project.jobs()) == FEATURE_JOBS
