@@ -160,3 +160,34 @@ def release(table: Any, account: str, stack: str, holder: str) -> bool:
 def holder_of(table: Any, account: str, stack: str) -> dict[str, Any] | None:
     item = table.get_item(Key=_key(account, stack, "LOCK"), ConsistentRead=True).get("Item")
     return plain(item) if item else None
+
+
+def release_held_by(table: Any, holder: str) -> list[str]:
+    """Release every lock and waiter mark ``holder`` still has; the keys released.
+
+    For executions that ended without reaching their Release state (stopped,
+    timed out, or failed outside a Catch): the lock janitor calls this when
+    Step Functions reports the end.
+    """
+    released: list[str] = []
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "begins_with(pk, :lock) AND holder = :me",
+        "ExpressionAttributeValues": {":lock": "LOCK#", ":me": holder},
+        "ProjectionExpression": "pk, sk",
+    }
+    while True:
+        page = table.scan(**kwargs)
+        for item in page.get("Items", []):
+            try:
+                table.delete_item(
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    ConditionExpression="holder = :me",
+                    ExpressionAttributeValues={":me": holder},
+                )
+                released.append(f"{item['pk']}/{item['sk']}")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        if not page.get("LastEvaluatedKey"):
+            return released
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,112 @@
+"""Helpers for the review-environment workflow tests (teardown, recover, locks, reaper).
+
+Kept out of conftest.py: other workflow tests do not need them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from stackrelay.naming import stack_name
+
+REVIEW_APP = Path(__file__).resolve().parents[1] / "fixtures" / "review_app"
+PREFIX = "sr-"
+
+
+def publish(releaser: Any, tmp_path: Path, build: str = "1") -> dict[str, str]:
+    """Publish the review fixture app; another ``build`` is another artifact (a new commit)."""
+    if build == "1":
+        return releaser.publish(REVIEW_APP)
+    target = tmp_path / f"review_app_{build}"
+    if not target.exists():
+        shutil.copytree(REVIEW_APP, target)
+        template = target / "template.yaml"
+        template.write_text(template.read_text().replace('BUILD: "1"', f'BUILD: "{build}"'))
+    return releaser.publish(target)
+
+
+def review_stack(releaser: Any, ref: str) -> str:
+    return stack_name(PREFIX, releaser.app, "review", ref)
+
+
+def release_stack(releaser: Any, stage: str) -> str:
+    return stack_name(PREFIX, releaser.app, stage)
+
+
+def dev(releaser: Any) -> str:
+    return str(releaser.engine.config.accounts["dev"])
+
+
+def teardown_input(releaser: Any, ref: str, **source: Any) -> dict[str, Any]:
+    return {**releaser.request(ref, None, **source), "action": "teardown"}
+
+
+def start_teardown(releaser: Any, ref: str, **source: Any) -> str:
+    return str(releaser.start(teardown_input(releaser, ref, **source), "TeardownStateMachineArn"))
+
+
+def function_named(releaser: Any, logical_id: str) -> str:
+    """The physical name of one of the orchestrator's functions."""
+    cfn = releaser.engine.client("cloudformation")
+    resources = cfn.describe_stack_resources(StackName="stackrelay")["StackResources"]
+    return next(
+        r["PhysicalResourceId"] for r in resources if r.get("LogicalResourceId") == logical_id
+    )
+
+
+def invoke(releaser: Any, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke an orchestrator function (a stack output or a logical id) as the CLI does.
+
+    A function error comes back as ``{"FunctionError": <errorType>, "message": ...}``.
+    """
+    name = releaser.local.outputs.get(function) or function_named(releaser, function)
+    response = releaser.engine.client("lambda").invoke(
+        FunctionName=name, Payload=json.dumps(payload).encode()
+    )
+    body = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        return {"FunctionError": body.get("errorType"), "message": body.get("errorMessage")}
+    return dict(body or {})
+
+
+def states_entered(releaser: Any, arn: str) -> list[str]:
+    events = releaser.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+
+
+def stack_status(releaser: Any, account: str, name: str) -> str:
+    cfn = releaser.engine.client("cloudformation", account=account)
+    try:
+        return str(cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
+    except Exception as exc:
+        if "does not exist" in str(exc):
+            return "DELETE_COMPLETE"
+        raise
+
+
+def lock_items(releaser: Any) -> list[dict[str, Any]]:
+    table = releaser.table()
+    items = table.scan()["Items"]
+    return [i for i in items if str(i["pk"]).startswith("LOCK#")]
+
+
+def stop(releaser: Any, arn: str) -> dict[str, Any]:
+    """Stop an execution and deliver the status-change event EventBridge would send.
+
+    The local engine emits no EventBridge events for Step Functions, so the test
+    hands the lock janitor the event AWS would (the rule's pattern is in template.yaml).
+    """
+    releaser.sfn.stop_execution(executionArn=arn)
+    machine = arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
+    event = {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"executionArn": arn, "stateMachineArn": machine, "status": "ABORTED"},
+    }
+    return invoke(releaser, "LockJanitorFunction", event)
