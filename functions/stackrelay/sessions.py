@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 from stackrelay.naming import slug
 
@@ -36,3 +37,14 @@ def assume_role(sts: Any, role_arn: str, name: str, region: str) -> boto3.Sessio
 def for_stage(stage: Stage) -> boto3.Session:
     """A session acting in the stage's account through its deploy role."""
     return assume_role(boto3.client("sts"), stage.role_arn, stage.session, stage.region)
+
+
+# One quick SDK retry for a transient blip; throttling beyond that is raised as
+# Throttled and retried by the state machine, which waits for free instead of
+# sleeping in a billed Lambda.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2})
+
+
+def cloudformation(stage: Stage) -> Any:
+    """A CloudFormation client acting in the stage's account."""
+    return for_stage(stage).client("cloudformation", config=CLIENT_CONFIG)

@@ -192,6 +192,7 @@ class LocalEngine(_EngineOps):
             }
         )
         self._mock.start()
+        _quiet_moto()
         try:
             self.runtime.install()
         except Exception:
@@ -288,6 +289,18 @@ class LocalEngine(_EngineOps):
                         cause="The local engine stopped while this task waited for a callback.",
                     )
         self.runtime.parked.wait_for(lambda: not self.runtime.parked.all(), timeout)
+
+
+def _quiet_moto() -> None:
+    """moto logs every ASL failure as a multi-kilobyte ERROR dump and warns about each
+    resource type its CloudFormation skips; the execution history and stack events
+    already carry both, so keep them out of people's terminals."""
+    import logging
+    import warnings
+
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    logging.getLogger("moto.cloudformation").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported by moto")
 
 
 def _monotonic() -> float:

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from stackrelay_cli import packaging, progress
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, LocalEngine
@@ -26,7 +25,7 @@ SAMPLE_APP = ROOT / "examples" / "aws-news"
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalOrchestrator]:
-    with LocalEngine(EngineConfig(stack_seconds=60.0)) as engine:
+    with LocalEngine(EngineConfig(stack_seconds=20.0)) as engine:
         yield bootstrap(engine)
 
 
@@ -118,8 +117,9 @@ class Releaser:
 
 @pytest.fixture
 def releaser(local: LocalOrchestrator, request: pytest.FixtureRequest) -> Iterator[Releaser]:
-    app = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))
+    name = request.node.name.lower().removeprefix("test_").replace("review", "rv")
+    app = re.sub(r"[^a-z0-9]+", "-", name)
     app = ("t" + app[-30:]).strip("-") if not app[:1].isalpha() else app[:31].strip("-")
     yield Releaser(local, app)
     local.engine.faults.clear()
-    local.engine.set_stack_seconds(60.0)
+    local.engine.set_stack_seconds(20.0)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +112,28 @@ def stop(releaser: Any, arn: str) -> dict[str, Any]:
         "detail": {"executionArn": arn, "stateMachineArn": machine, "status": "ABORTED"},
     }
     return invoke(releaser, "LockJanitorFunction", event)
+
+
+def wait_for_state(releaser: Any, arn: str, state: str, timeout: float = 60.0) -> None:
+    """Block until the execution has entered ``state`` (short real-time condition waits).
+
+    Executions run in the engine's background threads; like
+    ``LocalEngine.wait_execution`` this is the one kind of real wait a test needs.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while state not in states_entered(releaser, arn):
+        status = releaser.sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            raise AssertionError(f"{arn} ended {status} before entering {state!r}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{arn} did not enter {state!r} within {timeout}s")
+        pause.wait(0.01)
+
+
+def deployments(releaser: Any) -> list[dict[str, Any]]:
+    """The app's deployment records, oldest first."""
+    from boto3.dynamodb.conditions import Key
+
+    items = releaser.table().query(KeyConditionExpression=Key("pk").eq(f"APP#{releaser.app}"))
+    return sorted(items["Items"], key=lambda i: str(i["sk"]))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
-
 from stackrelay.naming import stack_name
 
 PROD = "333333333333"
@@ -148,7 +148,29 @@ def test_empty_prod_change_set_needs_no_approval_and_ends_no_changes(releaser):
     assert Approvals(releaser).call("list")["approvals"] == []
 
 
-def test_full_approved_release_never_shows_the_task_token(releaser, capfd):
+class Collect(logging.Handler):
+    """Every log line the handlers write, formatted as Powertools formats it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def handler_logs():
+    logger = logging.getLogger("stackrelay")
+    collect = Collect()
+    if logger.handlers:
+        collect.setFormatter(logger.handlers[0].formatter)
+    logger.addHandler(collect)
+    yield collect.lines
+    logger.removeHandler(collect)
+
+
+def test_full_approved_release_never_shows_the_task_token(releaser, capfd, handler_logs):
     arn = releaser.start(releaser.request("main", releaser.publish()))
     token = releaser.engine.wait_parked(arn)
     approvals = Approvals(releaser)
@@ -160,7 +182,8 @@ def test_full_approved_release_never_shows_the_task_token(releaser, capfd):
 
     assert run.status == "SUCCEEDED"
     assert len(token) > 20
-    for text in (logs.out, logs.err, json.dumps(shown), json.dumps(listed), json.dumps(decided),
-                 json.dumps(run.output)):
+    everything = "\n".join(handler_logs)
+    assert "Approval requested" in everything  # the handlers' logs were captured
+    for text in (everything, logs.out, logs.err, json.dumps(shown), json.dumps(listed),
+                 json.dumps(decided), json.dumps(run.output)):
         assert token not in text
-    assert "Approval requested" in logs.out  # the handlers' logs were captured

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stackrelay.naming import stack_name
 from stackrelay_local import Fault
 

@@ -55,8 +55,7 @@ def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
 @event_parser(model=CheckEvent)
 @retryable_throttling
 def lambda_handler(event: CheckEvent, context: LambdaContext) -> dict[str, Any]:
-    session = sessions.for_stage(event.stage)
-    result = check(session.client("cloudformation"), event.stage)
+    result = check(sessions.cloudformation(event.stage), event.stage)
     logger.info(
         "Change set checked",
         extra={

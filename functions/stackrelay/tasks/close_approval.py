@@ -6,6 +6,8 @@ returns the error the release ends with (Error/Cause, for Record Failure).
 
 from __future__ import annotations
 
+import contextlib
+
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
@@ -23,20 +25,25 @@ TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 
 class CloseEvent(BaseModel):
     stage: Stage
-    error: dict[str, str]
+    error: dict[str, str | None]
 
 
 def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str, str]:
     stage = event.stage
     cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
-    name = event.error.get("Error", "")
+    name = event.error.get("Error") or "States.Runtime"
+    item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+    if name == "DeploymentRejected":
+        # Said from the approval record, the source of truth for who decided and why.
+        who, why = item.get("decided_by") or "someone", item.get("decision_reason")
+        return {"Error": name, "Cause": f"Rejected by {who}: {why or 'no reason given'}"}
     if name != "States.Timeout":
-        return {"Error": name, "Cause": event.error.get("Cause", "")}
-    try:
-        item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+        return {
+            "Error": name,
+            "Cause": event.error.get("Cause") or item.get("decision_reason") or "",
+        }
+    with contextlib.suppress(ApprovalAlreadyDecided):
         approvals.settle(table, item, "expired")
-    except ApprovalAlreadyDecided:
-        pass
     hours = stage.approval_timeout_seconds / 3600
     return {
         "Error": "ApprovalExpired",
@@ -49,7 +56,6 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
 @event_parser(model=CloseEvent)
 @retryable_throttling
 def lambda_handler(event: CloseEvent, context: LambdaContext) -> dict[str, str]:
-    session = sessions.for_stage(event.stage)
-    result = close(session.client("cloudformation"), TABLE, event)
+    result = close(sessions.cloudformation(event.stage), TABLE, event)
     logger.info("Unapproved change set discarded", extra={"stack": event.stage.stack, **result})
     return result

@@ -43,8 +43,7 @@ def create(cloudformation: Any, event: CreateEvent) -> dict[str, Any]:
 @event_parser(model=CreateEvent)
 @retryable_throttling
 def lambda_handler(event: CreateEvent, context: LambdaContext) -> dict[str, Any]:
-    session = sessions.for_stage(event.stage)
-    result = create(session.client("cloudformation"), event)
+    result = create(sessions.cloudformation(event.stage), event)
     logger.info(
         "Change set requested", extra={"stack": event.stage.stack, "change_set": result["name"]}
     )

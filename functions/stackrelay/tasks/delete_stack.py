@@ -38,7 +38,6 @@ def delete(cloudformation: Any, stage: Stage, prefix: str) -> dict[str, Any]:
 @event_parser(model=DeleteEvent)
 @retryable_throttling
 def lambda_handler(event: DeleteEvent, context: LambdaContext) -> dict[str, Any]:
-    session = sessions.for_stage(event.stage)
-    result = delete(session.client("cloudformation"), event.stage, SETTINGS.stack_prefix)
+    result = delete(sessions.cloudformation(event.stage), event.stage, SETTINGS.stack_prefix)
     logger.info("Stack deletion requested", extra={"stack": event.stage.stack, **result})
     return result

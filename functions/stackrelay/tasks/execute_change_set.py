@@ -46,7 +46,6 @@ def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
 @event_parser(model=ExecuteEvent)
 @retryable_throttling
 def lambda_handler(event: ExecuteEvent, context: LambdaContext) -> dict[str, Any]:
-    session = sessions.for_stage(event.stage)
-    result = execute(session.client("cloudformation"), event.stage, event.digest)
+    result = execute(sessions.cloudformation(event.stage), event.stage, event.digest)
     logger.info("Change set executing", extra={"stack": event.stage.stack})
     return result

@@ -63,7 +63,6 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
 @event_parser(model=PrepareEvent)
 @retryable_throttling
 def lambda_handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
-    session = sessions.for_stage(event.stage)
-    result = prepare(session.client("cloudformation"), TABLE, event.stage)
+    result = prepare(sessions.cloudformation(event.stage), TABLE, event.stage)
     logger.info("Prepared stack", extra={"stack": event.stage.stack, **result})
     return result

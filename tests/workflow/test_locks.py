@@ -1,0 +1,117 @@
+"""Stack locks in workflows (issue 5.3): one change set at a time per stack, a newer review
+commit supersedes an older waiter, and no lock outlives its execution."""
+
+from __future__ import annotations
+
+from review_fixtures import (
+    deployments,
+    dev,
+    lock_items,
+    publish,
+    review_stack,
+    stack_status,
+    states_entered,
+    stop,
+    wait_for_state,
+)
+
+COMMITS = {"1": "1111111aaaaaaa", "2": "2222222bbbbbbb", "3": "3333333ccccccc"}
+
+
+def start(releaser, ref, artifact, build):
+    return releaser.start(releaser.request(ref, artifact, commit=COMMITS[build]))
+
+
+def commit_tag(releaser, name):
+    tags = releaser.stack(dev(releaser), name)["Tags"]
+    return {t["Key"]: t["Value"] for t in tags}["stackrelay:commit"]
+
+
+def execute_periods(releaser):
+    """(start, end) of every change-set execution the records show, by start."""
+    return sorted(
+        (float(r["started_at"]), float(r["finished_at"]))
+        for r in deployments(releaser)
+        if r["outcome"] == "deployed"
+    )
+
+
+def test_two_concurrent_deploys_same_stack_never_overlap(releaser, tmp_path):
+    ref = "feature/race"
+    name = review_stack(releaser, ref)
+    releaser.engine.set_stack_seconds(600, stack=name)
+    one, two = publish(releaser, tmp_path, "1"), publish(releaser, tmp_path, "2")
+
+    arns = [start(releaser, ref, one, "1"), start(releaser, ref, two, "2")]
+    runs = [releaser.finish(arn) for arn in arns]
+
+    assert [r.status for r in runs] == ["SUCCEEDED", "SUCCEEDED"], [r.cause for r in runs]
+    waited = [r for r in runs if "Wait For Stack Lock" in states_entered(releaser, r.arn)]
+    assert len(waited) == 1, "exactly one execution should have waited for the lock"
+    periods = execute_periods(releaser)
+    assert len(periods) == 2
+    (_, first_end), (second_start, _) = periods
+    assert second_start >= first_end, f"change sets overlapped: {periods}"
+    assert first_end - periods[0][0] >= 600
+    assert lock_items(releaser) == []
+    assert stack_status(releaser, dev(releaser), name) == "UPDATE_COMPLETE"
+
+
+def test_newer_review_commit_supersedes_older_waiter(releaser, tmp_path):
+    ref = "feature/supersede"
+    name = review_stack(releaser, ref)
+    releaser.engine.set_stack_seconds(3000, stack=name)
+    artifacts = {b: publish(releaser, tmp_path, b) for b in ("1", "2", "3")}
+    # Given A changes the stack (a long create) and B waits for the lock
+    a = start(releaser, ref, artifacts["1"], "1")
+    wait_for_state(releaser, a, "Execute Change Set")
+    b = start(releaser, ref, artifacts["2"], "2")
+    wait_for_state(releaser, b, "Wait For Stack Lock")
+
+    # When C, a newer commit of the same branch, arrives
+    c = start(releaser, ref, artifacts["3"], "3")
+    run_a, run_b, run_c = (releaser.finish(arn) for arn in (a, b, c))
+
+    # Then B gives up without touching the stack, and C deploys after A
+    assert [run_a.status, run_b.status, run_c.status] == ["SUCCEEDED"] * 3, run_c.cause
+    assert run_b.output["stages"][0]["outcome"] == "superseded"
+    assert "Create Change Set" not in states_entered(releaser, b)
+    assert run_c.output["stages"][0]["outcome"] == "deployed"
+    assert commit_tag(releaser, name) == COMMITS["3"]
+    (a_start, a_end), (c_start, _) = execute_periods(releaser)
+    assert c_start >= a_end
+    assert lock_items(releaser) == []
+
+
+def test_stopped_holder_lock_released_and_next_deploy_not_blocked(releaser, tmp_path):
+    ref = "feature/aborted"
+    name = review_stack(releaser, ref)
+    releaser.engine.set_stack_seconds(300, stack=name)
+    a = start(releaser, ref, publish(releaser, tmp_path, "1"), "1")
+    wait_for_state(releaser, a, "Check Stack")
+    assert [i["holder"] for i in lock_items(releaser) if i["sk"] == "LOCK"] == [a]
+
+    janitor = stop(releaser, a)
+
+    assert f"LOCK#{dev(releaser)}#{name}/LOCK" in janitor["released"]
+    assert lock_items(releaser) == []
+    run = releaser.finish(start(releaser, ref, publish(releaser, tmp_path, "2"), "2"))
+    assert run.status == "SUCCEEDED", run.cause
+    assert "Wait For Stack Lock" not in states_entered(releaser, run.arn)
+    assert commit_tag(releaser, name) == COMMITS["2"]
+    assert lock_items(releaser) == []
+
+
+def test_crashed_holder_lock_taken_over_without_janitor(releaser, tmp_path):
+    ref = "feature/crashed"
+    name = review_stack(releaser, ref)
+    releaser.engine.set_stack_seconds(120, stack=name)
+    a = start(releaser, ref, publish(releaser, tmp_path, "1"), "1")
+    wait_for_state(releaser, a, "Check Stack")
+    releaser.sfn.stop_execution(executionArn=a)  # no status-change event delivered
+
+    run = releaser.finish(start(releaser, ref, publish(releaser, tmp_path, "2"), "2"))
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert "Wait For Stack Lock" not in states_entered(releaser, run.arn)
+    assert lock_items(releaser) == []
