@@ -132,3 +132,20 @@ def test_twenty_percent_throttling_still_succeeds(releaser):
     throttled = [e for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
                  if e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("error") == "Throttled"]
     assert throttled, "the fault should have throttled at least one call"
+
+
+def test_retried_create_change_set_after_lost_answer_makes_no_second_change_set(releaser):
+    # The task creates the change set, then times out: its answer is lost and it is retried.
+    releaser.engine.faults.add(Fault.lambda_timeout(function="*CreateChangeSet*", times=1))
+
+    run = releaser.deploy("feature/retried")
+
+    assert run.status == "SUCCEEDED", run.cause
+    events = releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
+    timed_out = [e for e in events if e["type"] == "TaskFailed"
+                 and e["taskFailedEventDetails"].get("error") == "Sandbox.Timedout"]
+    assert len(timed_out) == 1
+    name = stack_name("sr-", releaser.app, "review", "feature/retried")
+    cfn = releaser.engine.client("cloudformation", account=accounts(releaser)["dev"])
+    assert cfn.list_change_sets(StackName=name)["Summaries"] == []
+    assert releaser.stack(accounts(releaser)["dev"], name)["StackStatus"] == "CREATE_COMPLETE"

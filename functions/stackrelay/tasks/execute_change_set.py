@@ -13,6 +13,7 @@ from stackrelay.errors import ChangeSetStale, retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
+ALREADY_EXECUTING = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE")
 
 
 class ExecuteEvent(BaseModel):
@@ -22,6 +23,9 @@ class ExecuteEvent(BaseModel):
 
 def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
     found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
+    if found is not None and found.get("ExecutionStatus") in ALREADY_EXECUTING:
+        # A retry of this task after its first answer was lost: it already ran.
+        return {"started_at": clock.now()}
     if found is None or found.get("ExecutionStatus") != "AVAILABLE":
         state = "gone" if found is None else found.get("ExecutionStatus")
         raise ChangeSetStale(
