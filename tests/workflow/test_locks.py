@@ -22,9 +22,20 @@ def start(releaser, ref, artifact, build):
     return releaser.start(releaser.request(ref, artifact, commit=COMMITS[build]))
 
 
-def commit_tag(releaser, name):
-    tags = releaser.stack(dev(releaser), name)["Tags"]
-    return {t["Key"]: t["Value"] for t in tags}["stackrelay:commit"]
+def deployed_commit(releaser):
+    """The commit of the last change set executed on the app's stack, from the records."""
+    return [r for r in deployments(releaser) if r["outcome"] == "deployed"][-1]["commit"]
+
+
+def deployed_build(releaser, name):
+    """BUILD of the stack's function: which artifact the stack runs now."""
+    cfn = releaser.engine.client("cloudformation", account=dev(releaser))
+    resource = cfn.describe_stack_resource(StackName=name, LogicalResourceId="NotesFunction")
+    function = resource["StackResourceDetail"]["PhysicalResourceId"]
+    config = releaser.engine.client("lambda", account=dev(releaser)).get_function_configuration(
+        FunctionName=function
+    )
+    return config["Environment"]["Variables"]["BUILD"]
 
 
 def execute_periods(releaser):
@@ -77,8 +88,9 @@ def test_newer_review_commit_supersedes_older_waiter(releaser, tmp_path):
     assert run_b.output["stages"][0]["outcome"] == "superseded"
     assert "Create Change Set" not in states_entered(releaser, b)
     assert run_c.output["stages"][0]["outcome"] == "deployed"
-    assert commit_tag(releaser, name) == COMMITS["3"]
-    (a_start, a_end), (c_start, _) = execute_periods(releaser)
+    assert deployed_commit(releaser) == COMMITS["3"]
+    assert deployed_build(releaser, name) == "3"
+    (_, a_end), (c_start, _) = execute_periods(releaser)
     assert c_start >= a_end
     assert lock_items(releaser) == []
 
@@ -98,7 +110,8 @@ def test_stopped_holder_lock_released_and_next_deploy_not_blocked(releaser, tmp_
     run = releaser.finish(start(releaser, ref, publish(releaser, tmp_path, "2"), "2"))
     assert run.status == "SUCCEEDED", run.cause
     assert "Wait For Stack Lock" not in states_entered(releaser, run.arn)
-    assert commit_tag(releaser, name) == COMMITS["2"]
+    assert deployed_commit(releaser) == COMMITS["2"]
+    assert deployed_build(releaser, name) == "2"
     assert lock_items(releaser) == []
 
 
