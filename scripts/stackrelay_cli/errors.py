@@ -11,7 +11,7 @@
 | 6 | the approval expired |
 | 7 | the change set is stale (it changed after review) |
 | 8 | invalid input (the app folder, the artifact, the CI variables) |
-| 9 | refused (teardown of staging or prod, ...) |
+| 9 | refused (teardown of staging or prod, recover of a stack with no failed rollback) |
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ ERROR_EXIT = {
     "ChangeSetStale": EXIT_STALE,
     "InvalidInput": EXIT_INVALID,
     "TeardownRefused": EXIT_REFUSED,
+    "StackNotRecoverable": EXIT_REFUSED,
     "ConfigurationError": EXIT_CONFIG,
 }
 
