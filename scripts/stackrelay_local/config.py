@@ -22,6 +22,8 @@ class EngineConfig:
     accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
     stack_seconds: float = 30.0
     change_set_seconds: float = 5.0
+    echo_lambda_logs: bool = False
+    """Also print what handlers write (it always goes to CloudWatch Logs)."""
 
     def account_id(self, account: str | None) -> str:
         """Resolve "orchestrator", a stage name or a 12-digit id to an account id."""
@@ -42,6 +44,7 @@ class EngineConfig:
             "accounts": dict(self.accounts),
             "stack_seconds": self.stack_seconds,
             "change_set_seconds": self.change_set_seconds,
+            "echo_lambda_logs": self.echo_lambda_logs,
         }
 
     @classmethod

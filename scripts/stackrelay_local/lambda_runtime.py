@@ -15,15 +15,16 @@ function synchronously, hence re-entrant). ``sys.stdout`` is never replaced.
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 import importlib
 import io
 import json
+import logging
 import os
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 import zipfile
@@ -33,12 +34,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stackrelay_local import seams
 from stackrelay_local.faults import LAMBDA_CRASH, LAMBDA_TIMEOUT
 
 if TYPE_CHECKING:
     from stackrelay_local.runtime import Runtime
 
 INVOKE_LOCK = threading.RLock()
+_OUTPUT = threading.local()
+
+
+class InvocationOutput(io.TextIOBase):
+    """``sys.stdout`` while an engine runs: a handler's writes (log lines, EMF
+    metrics) go to its invocation's log, shipped to CloudWatch Logs as on AWS;
+    every other thread writes straight through. Routing is per thread, so no
+    other thread's output is ever captured (why the notes warn against a plain
+    swap of sys.stdout)."""
+
+    def __init__(self, wrapped: Any) -> None:
+        super().__init__()
+        self.wrapped = wrapped
+
+    def write(self, text: str) -> int:
+        buffer = getattr(_OUTPUT, "buffer", None)
+        if buffer is None:
+            return int(self.wrapped.write(text) or 0)
+        buffer.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.wrapped.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.wrapped.isatty())
+
+    def fileno(self) -> int:
+        return int(self.wrapped.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.wrapped, "encoding", "utf-8"))
 
 
 @dataclass
@@ -100,8 +135,56 @@ class LambdaRunner:
         return target
 
     # -- invocation --------------------------------------------------------
+    def install_output(self) -> None:
+        """Route handler output (again, if someone replaced sys.stdout since)."""
+        if not isinstance(sys.stdout, InvocationOutput):
+            sys.stdout = InvocationOutput(sys.stdout)
+        # Loggers made before the engine ran (Powertools keeps a logger's first
+        # handler across cold starts) still write to the old stdout: re-point them.
+        stderr = (sys.stderr, sys.__stderr__)
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in getattr(logger, "handlers", []):
+                stream = getattr(handler, "stream", None)
+                if (
+                    type(handler) is logging.StreamHandler
+                    and stream not in stderr
+                    and not (isinstance(stream, InvocationOutput))
+                ):
+                    handler.setStream(sys.stdout)
+
+    def uninstall_output(self) -> None:
+        if isinstance(sys.stdout, InvocationOutput):
+            sys.stdout = sys.stdout.wrapped
+
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         """moto's ``_invoke_lambda`` contract: (payload_json, errored, logs)."""
+        self.install_output()
+        outer = getattr(_OUTPUT, "buffer", None)
+        _OUTPUT.buffer = []
+        try:
+            payload, errored = self._invoke(fn, event)
+        finally:
+            logs = "".join(_OUTPUT.buffer)
+            _OUTPUT.buffer = outer
+        self._ship_logs(fn, logs)
+        return payload, errored, logs
+
+    def _ship_logs(self, fn: Any, logs: str) -> None:
+        if not logs:
+            return
+        if self._runtime.config.echo_lambda_logs:
+            sys.__stdout__.write(logs)
+        backend = seams.resolve("logs_backends")[fn.account_id][fn.region]
+        group = f"/aws/lambda/{fn.function_name}"
+        stream = time.strftime("%Y/%m/%d/[$LATEST]") + "local"
+        backend.ensure_log_group(group)
+        with contextlib.suppress(Exception):  # the stream exists after the first call
+            backend.create_log_stream(group, stream)
+        now = int(time.time() * 1000)  # CloudWatch refuses events far from real time
+        events = [{"timestamp": now, "message": line} for line in logs.splitlines() if line]
+        backend.put_log_events(group, stream, events)
+
+    def _invoke(self, fn: Any, event: Any) -> tuple[str, bool]:
         fault = self._runtime.faults.take(
             LAMBDA_CRASH, function=fn.function_name, account=fn.account_id
         ) or self._runtime.faults.take(
@@ -114,22 +197,17 @@ class LambdaRunner:
                 self._run(fn, _decode_event(event))
             timeout = int(fn.timeout or 3)
             self._runtime.clock.advance_to(self._runtime.clock.now() + timeout)
-            return (
-                _error_payload(
-                    "Sandbox.Timedout", f"Task timed out after {timeout}.00 seconds", []
-                ),
-                True,
-                "",
-            )
+            message = f"Task timed out after {timeout}.00 seconds"
+            return _error_payload("Sandbox.Timedout", message, []), True
         if fault is not None:
-            return _error_payload(fault.error_type, fault.message, []), True, ""
+            return _error_payload(fault.error_type, fault.message, []), True
         try:
             payload = _decode_event(event)
             result = self._run(fn, payload)
-            return json.dumps(result), False, ""
+            return json.dumps(result), False
         except Exception as exc:  # the handler's exception is the function's error
             trace = traceback.format_exception(type(exc), exc, exc.__traceback__)
-            return _error_payload(type(exc).__name__, str(exc), trace), True, ""
+            return _error_payload(type(exc).__name__, str(exc), trace), True
 
     def _run(self, fn: Any, event: Any) -> Any:
         module_name, _, attr = (fn.handler or "").rpartition(".")

@@ -78,6 +78,7 @@ class Runtime:
         self.stopping.clear()
         self.clock.reset()
         self._patcher = seams.install(self)
+        self.lambda_runner.install_output()
         self._hook_product_clock(self.clock.now)
 
     def uninstall(self) -> None:
@@ -86,6 +87,7 @@ class Runtime:
             self._patcher.undo()
             self._patcher = None
         self._hook_product_clock(None)
+        self.lambda_runner.uninstall_output()
         self.lambda_runner.reset()
         self._credentials.clear()
 

@@ -189,6 +189,10 @@ SEAMS: dict[str, Seam] = {
         "moto.core.utils:camelcase_to_underscores",
         "the response method name moto dispatches an action to (throttling replaces it)",
     ),
+    "logs_backends": Seam(
+        "moto.logs.models:logs_backends",
+        "handlers' output goes to CloudWatch Logs (/aws/lambda/<name>), as on AWS",
+    ),
     "default_account": Seam("moto.core:DEFAULT_ACCOUNT_ID", "moto's default account id"),
     "user_config": Seam(
         "moto.core.config:default_user_config",

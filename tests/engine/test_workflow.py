@@ -147,3 +147,21 @@ def test_handler_cold_start_reads_function_environment(app_engine: AppEngine, na
     body = json.loads(reply["Payload"].read())
     assert body["stage"] == "dev"
     assert body["remaining_ms"] == 10_000
+
+
+def test_handler_output_goes_to_cloudwatch_logs_not_the_terminal(
+    app_engine: AppEngine, capfd: pytest.CaptureFixture[str]
+) -> None:
+    engine, outputs = app_engine
+    lam = engine.client("lambda")
+    lam.invoke(FunctionName=outputs["RecordFunctionArn"], Payload=json.dumps({"name": "logs"}))
+    name = outputs["RecordFunctionArn"].rsplit(":", 1)[-1]
+
+    logs = engine.client("logs")
+    streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+    events = logs.get_log_events(
+        logGroupName=f"/aws/lambda/{name}", logStreamName=streams[0]["logStreamName"]
+    )["events"]
+
+    assert any('"item":"item-logs"' in e["message"] for e in events)
+    assert "item-logs" not in capfd.readouterr().out
