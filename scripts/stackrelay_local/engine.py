@@ -291,6 +291,13 @@ class LocalEngine(_EngineOps):
         self.runtime.parked.wait_for(lambda: not self.runtime.parked.all(), timeout)
 
 
+class _SkippedResourceFilter:
+    """Drops moto's "No Moto CloudFormation support for X" (one line per skipped resource)."""
+
+    def filter(self, record: object) -> bool:
+        return "No Moto CloudFormation support" not in str(getattr(record, "msg", ""))
+
+
 def _quiet_moto() -> None:
     """moto logs every ASL failure as a multi-kilobyte ERROR dump and warns about each
     resource type its CloudFormation skips; the execution history and stack events
@@ -299,7 +306,11 @@ def _quiet_moto() -> None:
     import warnings
 
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-    logging.getLogger("moto.cloudformation").setLevel(logging.ERROR)
+    # aws-sam-translator warns about its own unpublished usage metrics at exit.
+    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
+    moto_logger = logging.getLogger("moto")
+    if not any(isinstance(f, _SkippedResourceFilter) for f in moto_logger.filters):
+        moto_logger.addFilter(_SkippedResourceFilter())
     warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported by moto")
 
 
