@@ -14,6 +14,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,14 +106,18 @@ class Pipeline:
         listed = json.loads(self.run("--list-json").stdout)
         return {job["name"]: job for job in listed}
 
-    def run_job(self, job: str) -> subprocess.CompletedProcess[str]:
+    def run_job(self, job: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """One job in shell mode (image: ignored, the host's tools)."""
         return self.run(
             "--force-shell-executor",
             "--shell-isolation",
             "--no-artifacts-to-source",
             job,
+            check=check,
         )
+
+    def commit(self, message: str) -> None:
+        _git(self.root, "commit", "-q", "-a", "-m", message)
 
     def dotenv(self, job: str) -> dict[str, str]:
         path = self.root / ".gitlab-ci-local" / "builds" / job / "stackrelay.env"
@@ -174,6 +180,24 @@ class EngineServer:
             "STACKRELAY_ARTIFACT_BUCKET": o.bucket,
             "STACKRELAY_BIN": str(STACKRELAY_BIN),
         }
+
+    def wait_approval(self, arn: str, stage: str = "prod", timeout: float = 30) -> Any:
+        """Follow the execution until ``stage`` waits for approval or it ends (bounded)."""
+        from stackrelay_cli import progress
+
+        sfn = self.engine.client("stepfunctions")
+        pause = threading.Event()
+        deadline = time.monotonic() + timeout
+        while True:
+            current = progress.fetch(sfn, arn)
+            waiting = current.stage(stage)
+            if current.done or (waiting is not None and waiting.step == "waiting for approval"):
+                return current
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{arn} neither parked on {stage} nor ended in {timeout}s: {current}"
+                )
+            pause.wait(0.05)
 
     def stacks(self, account: str) -> dict[str, str]:
         """Stack name to status in one account (deleted stacks left out)."""
