@@ -58,8 +58,9 @@ def list_reviews(
         if item.get("outcome") in GONE or (app and item.get("app") != app):
             continue
         row = {key: item.get(key) for key in REVIEW_KEYS}
-        row["deployed_at"] = float(row["deployed_at"] or 0)
-        row["stale"] = is_stale(row["deployed_at"], retention_days, now)
+        deployed_at = float(item.get("deployed_at") or 0)
+        row["deployed_at"] = deployed_at
+        row["stale"] = is_stale(deployed_at, retention_days, now)
         if row["stale"] or not stale_only:
             rows.append(row)
     return sorted(rows, key=lambda r: (-r["deployed_at"], r["stack"] or ""))
