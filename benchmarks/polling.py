@@ -62,16 +62,30 @@ def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Me
     engine.set_stack_seconds(float(seconds))
     artifact = packaging.package(app_dir, app, engine.client("s3"), local.bucket).as_input()
     sfn = engine.client("stepfunctions")
-    request = {"app": app, "artifact": artifact,
-               "source": {"project": "bench/app", "ref": "feature/bench", "commit": "abcdef1234",
-                          "pipeline_id": str(seconds)}}
-    arn = sfn.start_execution(stateMachineArn=local.outputs["DeployStateMachineArn"],
-                              name=f"bench-{seconds}", input=json.dumps(request))["executionArn"]
+    request = {
+        "app": app,
+        "artifact": artifact,
+        "source": {
+            "project": "bench/app",
+            "ref": "feature/bench",
+            "commit": "abcdef1234",
+            "pipeline_id": str(seconds),
+        },
+    }
+    arn = sfn.start_execution(
+        stateMachineArn=local.outputs["DeployStateMachineArn"],
+        name=f"bench-{seconds}",
+        input=json.dumps(request),
+    )["executionArn"]
     execution = engine.wait_execution(arn, timeout=900)
     if execution["status"] != "SUCCEEDED":
-        raise SystemExit(f"{schedule} {seconds}s: {execution.get('error')}: {execution.get('cause')}")
+        raise SystemExit(
+            f"{schedule} {seconds}s: {execution.get('error')}: {execution.get('cause')}"
+        )
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
     started = _outputs(events, "Execute Change Set")[-1]["execution"]["started_at"]
     noticed = _outputs(events, "Check Stack")[-1]["result"]["checked_at"]
     return Measure(
@@ -99,7 +113,7 @@ def table(results: list[Measure]) -> str:
     by = {(m.schedule, m.seconds): m for m in results}
     durations = sorted({m.seconds for m in results})
     lines = [
-        "| stack time | schedule | transitions | Lambda invocations | added latency | latency / op |",
+        "| stack time | schedule | transitions | Lambda calls | added latency | latency / op |",
         "|---:|---|---:|---:|---:|---:|",
     ]
     for seconds in durations:
