@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput
 from stackrelay.model import DeployRequest
-from stackrelay.naming import change_set_name, is_review_stack, stack_name
+from stackrelay.naming import change_set_name, stack_name
 from stackrelay.sessions import session_name
 
 _TAG_VALUE = re.compile(r"[^\w\s.:/=+\-@]")
@@ -114,8 +114,6 @@ def build_plan(request: DeployRequest, settings: Settings, execution: str) -> di
             user=source.user,
             execution=execution,
         )
-        if name == "review":
-            assert is_review_stack(settings.stack_prefix, request.app, stack)
         stages.append(stage.model_dump())
     return {
         "app": request.app,
