@@ -8,6 +8,7 @@ it at the local engine. Exit codes: see ``stackrelay_cli.errors``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -159,9 +160,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     from stackrelay_cli import commands, operations
 
     if args.command == "local":
-        from stackrelay_cli import local
+        from stackrelay_cli import local, render
 
-        return local.run(args)
+        if not args.json:
+            return local.run(args)
+        # The engine runs the Lambda handlers in this process and they log to
+        # stdout; with --json, stdout carries only the JSON result.
+        render.json_out = sys.stdout
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                return local.run(args)
+        finally:
+            render.json_out = None
     table: dict[str, Callable[[Any, argparse.Namespace], int]] = {
         "publish": commands.publish,
         "start": commands.start,

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -28,9 +28,15 @@ errors = _console(stderr=True)
 _STATE_STYLE = {"queued": "dim", "running": "cyan", "succeeded": "green", "failed": "red"}
 
 
+# Where --json output goes; ``None`` is sys.stdout. ``stackrelay local`` points it at
+# the real stdout while in-process Lambda logs are sent to stderr.
+json_out: TextIO | None = None
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-    sys.stdout.flush()
+    out = json_out or sys.stdout
+    out.write(json.dumps(data, indent=2, default=str) + "\n")
+    out.flush()
 
 
 def progress_json(progress: Progress) -> dict[str, Any]:

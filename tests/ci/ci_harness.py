@@ -232,7 +232,7 @@ def start_server(port: int, *extra: str) -> subprocess.Popen[str]:
 def stop_server(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
