@@ -137,3 +137,14 @@ def deployments(releaser: Any) -> list[dict[str, Any]]:
 
     items = releaser.table().query(KeyConditionExpression=Key("pk").eq(f"APP#{releaser.app}"))
     return sorted(items["Items"], key=lambda i: str(i["sk"]))
+
+
+def failures(releaser: Any, arn: str) -> list[str]:
+    """Every failure event of an execution (for assertion messages)."""
+    events = releaser.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    out = []
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("FailedEventDetails")), None)
+        if details:
+            out.append(f"{event['type']}: {details.get('error')}: {details.get('cause', '')[:300]}")
+    return out
