@@ -20,13 +20,29 @@ $(STAMP): pyproject.toml
 TOOLS := .tools
 GITLAB_CI_LOCAL := $(TOOLS)/node_modules/.bin/gitlab-ci-local
 GITLAB_CI_LOCAL_VERSION := 4.73.0
+# The template tests: asl-validator (npm, same folder) on the state machine definitions,
+# and the SAM CLI for `sam validate --lint`, in its own venv (it pins its own boto3).
+ASL_VALIDATOR := $(TOOLS)/node_modules/.bin/asl-validator
+ASL_VALIDATOR_VERSION := 4.0.0
+SAM_VENV := .sam-venv
+SAM_CLI_VERSION := 1.170.0
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-tools: $(GITLAB_CI_LOCAL)
+tools: $(GITLAB_CI_LOCAL) $(ASL_VALIDATOR) $(SAM_STAMP)
 	@command -v rsync >/dev/null || { apt-get update -qq && apt-get install -y -qq rsync; }
 
 $(GITLAB_CI_LOCAL):
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error gitlab-ci-local@$(GITLAB_CI_LOCAL_VERSION)
+
+# Order-only on gitlab-ci-local: two npm installs must not share $(TOOLS) at once (make -j).
+$(ASL_VALIDATOR): | $(GITLAB_CI_LOCAL)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error asl-validator@$(ASL_VALIDATOR_VERSION)
+
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $(SAM_STAMP)
 
 test: install tools
 	$(BIN)/pytest -n 2 tests

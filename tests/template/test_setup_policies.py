@@ -25,6 +25,15 @@ from botocore.exceptions import ClientError
 from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
+from policy_helpers import (
+    as_document,
+    as_list,
+    passrole_violations,
+    policies,
+    statements,
+    wildcard_action_violations,
+)
+from policy_helpers import resource_star_violations as shared_resource_star_violations
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "setup"
@@ -232,32 +241,8 @@ def rendered(scenario: str) -> dict[str, dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- walk
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def as_document(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def policies(resources: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(where, kind, document) for every policy document; kind is trust/identity/resource."""
-    for name, res in resources.items():
-        props = res["Properties"]
-        if res["Type"] == "AWS::IAM::Role":
-            yield name, "trust", as_document(props["AssumeRolePolicyDocument"])
-            for inline in props.get("Policies", []):
-                yield f"{name}/{inline['PolicyName']}", "identity", inline["PolicyDocument"]
-        elif res["Type"] in {"AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}:
-            yield name, "identity", props["PolicyDocument"]
-        elif res["Type"] == "AWS::S3::BucketPolicy":
-            yield name, "resource", props["PolicyDocument"]
-
-
-def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return as_list(document["Statement"])
-
-
+# as_list, as_document, policies, statements and the generic checkers live in
+# policy_helpers (shared with test_template.py).
 def all_policies() -> Iterator[tuple[str, str, str, dict[str, Any]]]:
     for scenario in SCENARIOS:
         for where, kind, document in policies(rendered(scenario)):
@@ -265,44 +250,8 @@ def all_policies() -> Iterator[tuple[str, str, str, dict[str, Any]]]:
 
 
 # --------------------------------------------------------------------------- checks
-def wildcard_action_violations(document: dict[str, Any]) -> list[str]:
-    """Allow statements granting "*", NotAction, or service:* on Resource "*"."""
-    found = []
-    for st in statements(document):
-        if st["Effect"] != "Allow":
-            continue
-        if "NotAction" in st or "NotResource" in st:
-            found.append(f"{st.get('Sid')}: NotAction/NotResource")
-        actions = as_list(st.get("Action", []))
-        if "*" in actions:
-            found.append(f"{st.get('Sid')}: Action '*'")
-        if "*" in as_list(st.get("Resource", [])):
-            found += [f"{st.get('Sid')}: {a} on '*'" for a in actions if a.endswith(":*")]
-    return found
-
-
 def resource_star_violations(document: dict[str, Any]) -> list[str]:
-    found = []
-    for st in statements(document):
-        if st["Effect"] == "Allow" and "*" in as_list(st.get("Resource", [])):
-            found += [a for a in as_list(st["Action"]) if a not in RESOURCE_STAR_EXCEPTIONS]
-    return found
-
-
-def passrole_violations(document: dict[str, Any]) -> list[str]:
-    found = []
-    for st in statements(document):
-        if st["Effect"] != "Allow":
-            continue
-        actions = [a.lower() for a in as_list(st.get("Action", []))]
-        if not any(a in {"iam:passrole", "iam:*", "*", "iam:pass*"} for a in actions):
-            continue
-        condition = st.get("Condition", {}).get("StringEquals", {})
-        if "iam:PassedToService" not in condition:
-            found.append(st.get("Sid", "?"))
-        if "*" in as_list(st.get("Resource", [])):
-            found.append(f"{st.get('Sid')}: PassRole on '*'")
-    return found
+    return shared_resource_star_violations(document, RESOURCE_STAR_EXCEPTIONS)
 
 
 def oidc_trust_violations(document: dict[str, Any], host: str) -> list[str]:
