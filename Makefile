@@ -65,4 +65,4 @@ deploy:
 	sam deploy
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .sam-venv .aws-sam .pytest_cache

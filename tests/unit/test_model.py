@@ -156,7 +156,10 @@ def test_parse_request_empty_object_names_required_fields() -> None:
 
 @pytest.mark.parametrize("app", ["review", "aws-review", "review-app", "a-review-b"])
 def test_parse_request_app_with_review_segment_names_app(app):
-    payload = {"app": app, "action": "teardown",
-               "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"}}
+    payload = {
+        "app": app,
+        "action": "teardown",
+        "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"},
+    }
     with pytest.raises(InvalidInput, match="app"):
         parse_request(payload)
