@@ -308,13 +308,21 @@ def _forget_foreign_modules(module_name: str, folder: Path) -> None:
 
 @contextmanager
 def _swapped_environ(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
+    """Set the function's variables, then put back only those keys.
+
+    Never clear os.environ: other threads (moto's, the test's) read it at any
+    moment, and a cleared mapping makes them see keys vanish mid-read.
+    """
+    saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextmanager
