@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -125,30 +126,35 @@ def delete_change_set(cfn: Any, stack: str, name: str) -> None:
             raise
 
 
-def first_failure(cfn: Any, stack: str, since: datetime | None = None) -> tuple[str, str] | None:
-    """(logical id, reason) of the first resource that failed, oldest first.
-
-    CloudFormation lists events newest first; the *first* failure is the
-    cause, the rest are usually "Resource creation cancelled".
-    """
-    failures: list[dict[str, Any]] = []
-    stack_failure: dict[str, Any] | None = None
+def _failed_events(cfn: Any, stack: str, since: datetime | None) -> Iterator[dict[str, Any]]:
+    """Every *_FAILED event since ``since``, newest first (CloudFormation's order)."""
     paginator = cfn.get_paginator("describe_stack_events")
     for page in paginator.paginate(StackName=stack):
         for event in page["StackEvents"]:
             if since is not None and event["Timestamp"] < since:
-                break
-            if not event.get("ResourceStatus", "").endswith("_FAILED"):
-                continue
-            if event.get("ResourceType") == "AWS::CloudFormation::Stack":
-                stack_failure = event
-            else:
-                failures.append(event)
-    if failures:
-        first = failures[-1]
+                return
+            if event.get("ResourceStatus", "").endswith("_FAILED"):
+                yield event
+
+
+def _is_stack_event(event: dict[str, Any]) -> bool:
+    return event.get("ResourceType") == "AWS::CloudFormation::Stack"
+
+
+def first_failure(cfn: Any, stack: str, since: datetime | None = None) -> tuple[str, str] | None:
+    """(logical id, reason) of the first resource that failed, oldest first.
+
+    CloudFormation lists events newest first; the *first* failure is the
+    cause, the rest are usually "Resource creation cancelled". Without a
+    failed resource, the stack's own failure reason.
+    """
+    events = list(_failed_events(cfn, stack, since))
+    resources = [e for e in events if not _is_stack_event(e)]
+    if resources:
+        first = resources[-1]
         return first["LogicalResourceId"], first.get("ResourceStatusReason") or "no reason given"
-    if stack_failure is not None:
-        return stack, stack_failure.get("ResourceStatusReason") or "no reason given"
+    if events:
+        return stack, events[-1].get("ResourceStatusReason") or "no reason given"
     return None
 
 
@@ -159,15 +165,8 @@ def failed_resources(cfn: Any, stack: str, since: datetime | None = None) -> lis
     event is left out.
     """
     found: dict[str, str] = {}
-    paginator = cfn.get_paginator("describe_stack_events")
-    for page in paginator.paginate(StackName=stack):
-        for event in page["StackEvents"]:
-            if since is not None and event["Timestamp"] < since:
-                break
-            if not event.get("ResourceStatus", "").endswith("_FAILED"):
-                continue
-            if event.get("ResourceType") == "AWS::CloudFormation::Stack":
-                continue
+    for event in _failed_events(cfn, stack, since):
+        if not _is_stack_event(event):
             # Newest first: the oldest failure of a resource overwrites later ones.
             found[event["LogicalResourceId"]] = event.get("ResourceStatusReason") or "no reason"
     return list(reversed(list(found.items())))
