@@ -231,7 +231,7 @@ class LocalEngine(_EngineOps):
         account = execution_arn.split(":")[4]
         return self.client("stepfunctions", account)
 
-    def wait_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_execution(self, execution_arn: str, timeout: float = 300.0) -> dict[str, Any]:
         """describe_execution once the execution is no longer RUNNING.
 
         Executions run in moto's background threads, so this is the one place
@@ -253,7 +253,7 @@ class LocalEngine(_EngineOps):
             done.wait(0.005)
         return result
 
-    def wait_parked(self, execution_arn: str, timeout: float = 60.0) -> str:
+    def wait_parked(self, execution_arn: str, timeout: float = 300.0) -> str:
         """Block until the execution is parked on a task token; return the token."""
         sfn = self._sfn_for(execution_arn)
 

@@ -86,7 +86,7 @@ class Releaser:
                                         input=json.dumps(payload))["executionArn"]
 
     def finish(self, arn: str) -> Run:
-        execution = self.engine.wait_execution(arn, timeout=120)
+        execution = self.engine.wait_execution(arn, timeout=600)
         return Run(arn, execution, progress.fetch(self.sfn, arn))
 
     def deploy(self, ref: str, artifact: dict[str, str] | None = None, **source: Any) -> Run:
