@@ -146,7 +146,7 @@ class RemoteEngine:
         body = {"stack_name": stack_name, "account": account}
         return str(self._control.call("POST", "wait-stack", body)["status"])
 
-    def wait_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_execution(self, execution_arn: str, timeout: float = 300.0) -> dict[str, Any]:
         sfn = self.client("stepfunctions", execution_arn.split(":")[4])
         pause = threading.Event()
         deadline = time.monotonic() + timeout
@@ -158,7 +158,7 @@ class RemoteEngine:
                 raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout}s")
             pause.wait(0.01)
 
-    def wait_parked(self, execution_arn: str, timeout: float = 60.0) -> str:
+    def wait_parked(self, execution_arn: str, timeout: float = 300.0) -> str:
         pause = threading.Event()
         deadline = time.monotonic() + timeout
         route = "parked?execution_arn=" + urllib.parse.quote(execution_arn, safe="")
