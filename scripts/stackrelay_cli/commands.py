@@ -124,8 +124,8 @@ def _started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespa
         render.emit_json({"executionArn": arn, "name": name, "consoleUrl": orch.console_url(arn)})
         return EXIT_OK
     if not args.json:
-        render.console.print(f"Started [bold]{arn.rsplit(':', 1)[-1]}[/]")
-        render.console.print(f"  {orch.console_url(arn)}")
+        render.console.print(f"Started [bold]{arn.rsplit(':', 1)[-1]}[/]", soft_wrap=True)
+        render.console.print(f"  {orch.console_url(arn)}", soft_wrap=True)
     if not args.wait:
         return EXIT_OK
     return _report(follow(session, arn, until=args.until, quiet=args.json), args)

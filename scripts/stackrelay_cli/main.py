@@ -197,7 +197,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
     if getattr(args, "json", False):
         sys.stderr.write(json.dumps({"error": message, "exit_code": code}) + "\n")
     else:
-        render.errors.print(f"[red]error:[/] {escape(message)}")
+        render.errors.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     return code
 
 

@@ -163,6 +163,10 @@ class EngineServer:
     url: str
     engine: Any  # stackrelay_local.RemoteEngine
     orchestrator: Any  # stackrelay_cli.orchestrator.Orchestrator
+    log: Path | None = None  # the server's stderr (handler logs), for failure messages
+
+    def log_tail(self, size: int = 4000) -> str:
+        return self.log.read_text()[-size:] if self.log and self.log.exists() else ""
 
     def variables(self) -> dict[str, str]:
         """What a CI job needs to reach the orchestrator on this engine."""
@@ -181,7 +185,7 @@ class EngineServer:
             "STACKRELAY_BIN": str(STACKRELAY_BIN),
         }
 
-    def wait_approval(self, arn: str, stage: str = "prod", timeout: float = 30) -> Any:
+    def wait_approval(self, arn: str, stage: str = "prod", timeout: float = 120) -> Any:
         """Follow the execution until ``stage`` waits for approval or it ends (bounded)."""
         from stackrelay_cli import progress
 
@@ -195,7 +199,8 @@ class EngineServer:
                 return current
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"{arn} neither parked on {stage} nor ended in {timeout}s: {current}"
+                    f"{arn} neither parked on {stage} nor ended in {timeout}s: {current}\n"
+                    f"server log:\n{self.log_tail()}"
                 )
             pause.wait(0.05)
 
@@ -209,7 +214,7 @@ class EngineServer:
         }
 
 
-def start_server(port: int, *extra: str) -> subprocess.Popen[str]:
+def start_server(port: int, *extra: str, log: Path | None = None) -> subprocess.Popen[str]:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(REPO / "scripts"), str(REPO / "functions")]),
@@ -217,7 +222,7 @@ def start_server(port: int, *extra: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "stackrelay_local", "up", "--port", str(port), *extra],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w") if log else subprocess.DEVNULL,
         text=True,
         env=env,
     )
@@ -239,17 +244,18 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def engine_server() -> Iterator[EngineServer]:
+def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
     """A fresh engine server with the orchestrator bootstrapped (setup/ + template.yaml)."""
     from stackrelay_cli.local import bootstrap
     from stackrelay_local import RemoteEngine
 
     port = free_port()
-    proc = start_server(port)
+    log = tmp_path_factory.mktemp("engine") / "server.log"
+    proc = start_server(port, log=log)
     try:
         url = f"http://localhost:{port}"
         engine = RemoteEngine(url)
         local = bootstrap(engine)
-        yield EngineServer(url=url, engine=engine, orchestrator=local.orchestrator)
+        yield EngineServer(url=url, engine=engine, orchestrator=local.orchestrator, log=log)
     finally:
         stop_server(proc)

@@ -132,6 +132,7 @@ def test_status_command_human_table_lists_stages(
 
     execution, events = _recorded("parked")
     monkeypatch.setattr(progress, "fetch", lambda sfn, arn: progress.read(execution, events))
+    monkeypatch.setattr(render.console, "width", 200)  # whatever COLUMNS the runner has
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert main(["status", execution["executionArn"]]) == 0
     out = capsys.readouterr().out
