@@ -44,6 +44,9 @@ ORCHESTRATOR_ACCOUNT = "111111111111"
 TARGET_ACCOUNT = "222222222222"
 ARTIFACT_BUCKET = "stackrelay-artifacts-test"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ORCHESTRATOR_ACCOUNT}:stateMachine:StackRelayDeploy"
+TEARDOWN_STATE_MACHINE_ARN = (
+    f"arn:aws:states:{REGION}:{ORCHESTRATOR_ACCOUNT}:stateMachine:StackRelayTeardown"
+)
 APPROVAL_FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ORCHESTRATOR_ACCOUNT}:function:sr-approval"
 
 # Allow statements may use Resource "*" only for these actions. Each one has no
@@ -201,6 +204,7 @@ GITLAB_PARAMS = {
     "ArtifactBucketName": ARTIFACT_BUCKET,
     "AppName": "aws-news",
     "DeployStateMachineArn": STATE_MACHINE_ARN,
+    "TeardownStateMachineArn": TEARDOWN_STATE_MACHINE_ARN,
     "ApprovalFunctionArn": APPROVAL_FUNCTION_ARN,
 }
 
@@ -669,6 +673,7 @@ def test_gitlab_publish_role_permissions_exactly_the_contract() -> None:
         for r in as_list(st["Resource"])
     }
     executions = f"arn:aws:states:{REGION}:{ORCHESTRATOR_ACCOUNT}:execution:StackRelayDeploy:*"
+    teardowns = f"arn:aws:states:{REGION}:{ORCHESTRATOR_ACCOUNT}:execution:StackRelayTeardown:*"
     objects = f"arn:aws:s3:::{ARTIFACT_BUCKET}/aws-news/*"
     assert grants == {
         ("s3:PutObject", objects),
@@ -678,6 +683,9 @@ def test_gitlab_publish_role_permissions_exactly_the_contract() -> None:
         ("states:ListExecutions", STATE_MACHINE_ARN),
         ("states:DescribeExecution", executions),
         ("states:GetExecutionHistory", executions),
+        ("states:StartExecution", TEARDOWN_STATE_MACHINE_ARN),
+        ("states:DescribeExecution", teardowns),
+        ("states:GetExecutionHistory", teardowns),
     }
     (listing,) = [
         s for s in role_statements(resources, "CiPublishRole") if s["Action"] == "s3:ListBucket"
