@@ -60,6 +60,7 @@ class Releaser:
         self.engine = local.engine
         self.sfn = self.engine.client("stepfunctions")
         self._pipeline = 1000
+        self._started = 0
 
     def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
         s3 = self.engine.client("s3")
@@ -69,8 +70,14 @@ class Releaser:
         self._pipeline += 1
         body: dict[str, Any] = {
             "app": self.app,
-            "source": {"project": f"group/{self.app}", "ref": ref, "commit": "abc1234def5678",
-                       "pipeline_id": str(self._pipeline), "user": "alice", **source},
+            "source": {
+                "project": f"group/{self.app}",
+                "ref": ref,
+                "commit": "abc1234def5678",
+                "pipeline_id": str(self._pipeline),
+                "user": "alice",
+                **source,
+            },
         }
         if artifact is not None:
             body["artifact"] = artifact
@@ -81,9 +88,11 @@ class Releaser:
         return str(self._pipeline)
 
     def start(self, payload: Any, machine: str = "DeployStateMachineArn") -> str:
-        name = f"{self.app}-{self._pipeline}-{len(self.sfn.list_executions(stateMachineArn=self.local.outputs[machine])['executions'])}"
-        return self.sfn.start_execution(stateMachineArn=self.local.outputs[machine], name=name[:80],
-                                        input=json.dumps(payload))["executionArn"]
+        self._started += 1
+        name = f"{self.app[:60]}-{self._pipeline}-{self._started}"
+        return self.sfn.start_execution(
+            stateMachineArn=self.local.outputs[machine], name=name, input=json.dumps(payload)
+        )["executionArn"]
 
     def finish(self, arn: str) -> Run:
         execution = self.engine.wait_execution(arn, timeout=600)
@@ -97,8 +106,12 @@ class Releaser:
         cfn = self.engine.client("cloudformation", account=account)
         names = []
         for page in cfn.get_paginator("list_stacks").paginate():
-            names += [s["StackName"] for s in page["StackSummaries"]
-                      if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"].startswith(f"sr-{self.app}-")]
+            names += [
+                s["StackName"]
+                for s in page["StackSummaries"]
+                if s["StackStatus"] != "DELETE_COMPLETE"
+                and s["StackName"].startswith(f"sr-{self.app}-")
+            ]
         return names
 
     def stack(self, account: str, name: str) -> dict[str, Any]:

@@ -20,8 +20,12 @@ class Approvals:
         self.function = releaser.local.outputs["ApprovalFunctionName"]
 
     def call(self, action: str, pipeline_id: str | None = None, **extra) -> dict:
-        payload = {"action": action, "app": self.releaser.app,
-                   "pipeline_id": pipeline_id or self.releaser.pipeline_id, **extra}
+        payload = {
+            "action": action,
+            "app": self.releaser.app,
+            "pipeline_id": pipeline_id or self.releaser.pipeline_id,
+            **extra,
+        }
         response = self.lam.invoke(FunctionName=self.function, Payload=json.dumps(payload).encode())
         body = json.loads(response["Payload"].read())
         if response.get("FunctionError"):
@@ -58,8 +62,12 @@ def test_show_pending_approval_summarises_the_prod_change_set(releaser, parked):
 def test_approve_deploys_prod_and_records_the_approver(releaser, parked):
     arn, approvals = parked
 
-    decided = approvals.call("approve", approver="carol", reason="release 1.2",
-                             job_url="https://gitlab.example.com/job/9")["approval"]
+    decided = approvals.call(
+        "approve",
+        approver="carol",
+        reason="release 1.2",
+        job_url="https://gitlab.example.com/job/9",
+    )["approval"]
     run = releaser.finish(arn)
 
     assert decided["status"] == "approved"
@@ -70,8 +78,11 @@ def test_approve_deploys_prod_and_records_the_approver(releaser, parked):
     stack = releaser.stack(PROD, stack_name("sr-", releaser.app, "prod"))
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert stack["EnableTerminationProtection"] is True
-    [record] = [r for r in releaser.table().scan()["Items"]
-                if r.get("kind") == "deployment" and r.get("app") == releaser.app and r["stage"] == "prod"]
+    [record] = [
+        r
+        for r in releaser.table().scan()["Items"]
+        if r.get("kind") == "deployment" and r.get("app") == releaser.app and r["stage"] == "prod"
+    ]
     assert record["approver"] == "carol"
     assert record["approval_reason"] == "release 1.2"
     assert record["change_set"]
@@ -184,6 +195,13 @@ def test_full_approved_release_never_shows_the_task_token(releaser, capfd, handl
     assert len(token) > 20
     everything = "\n".join(handler_logs)
     assert "Approval requested" in everything  # the handlers' logs were captured
-    for text in (everything, logs.out, logs.err, json.dumps(shown), json.dumps(listed),
-                 json.dumps(decided), json.dumps(run.output)):
+    for text in (
+        everything,
+        logs.out,
+        logs.err,
+        json.dumps(shown),
+        json.dumps(listed),
+        json.dumps(decided),
+        json.dumps(run.output),
+    ):
         assert token not in text

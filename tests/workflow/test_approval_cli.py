@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stackrelay_cli.errors import (
     EXIT_DECIDED,
     EXIT_EXPIRED,
@@ -36,8 +35,18 @@ def test_cli_approve_prints_summary_then_approves_and_never_the_token(releaser, 
     arn, token = parked
 
     listed_code, listed = cli(capsys, "pending", "--app", releaser.app)
-    code, out = cli(capsys, "approve", "--app", releaser.app, "--pipeline-id",
-                    releaser.pipeline_id, "--approver", "kim", "--reason", "ship it")
+    code, out = cli(
+        capsys,
+        "approve",
+        "--app",
+        releaser.app,
+        "--pipeline-id",
+        releaser.pipeline_id,
+        "--approver",
+        "kim",
+        "--reason",
+        "ship it",
+    )
     run = releaser.finish(arn)
 
     assert listed_code == EXIT_OK and releaser.pipeline_id in listed
@@ -51,12 +60,24 @@ def test_cli_decision_errors_have_distinct_exit_codes(releaser, parked, capsys):
     arn, _ = parked
     app, pipeline = releaser.app, releaser.pipeline_id
 
-    wrong, wrong_out = cli(capsys, "approve", "--app", app, "--pipeline-id", "424242",
-                           "--approver", "kim")
-    first, _ = cli(capsys, "reject", "--app", app, "--pipeline-id", pipeline,
-                   "--approver", "kim", "--reason", "not today")
-    again, again_out = cli(capsys, "approve", "--app", app, "--pipeline-id", pipeline,
-                           "--approver", "kim")
+    wrong, wrong_out = cli(
+        capsys, "approve", "--app", app, "--pipeline-id", "424242", "--approver", "kim"
+    )
+    first, _ = cli(
+        capsys,
+        "reject",
+        "--app",
+        app,
+        "--pipeline-id",
+        pipeline,
+        "--approver",
+        "kim",
+        "--reason",
+        "not today",
+    )
+    again, again_out = cli(
+        capsys, "approve", "--app", app, "--pipeline-id", pipeline, "--approver", "kim"
+    )
     releaser.finish(arn)
 
     assert wrong == EXIT_NOT_FOUND and "stackrelay pending" in wrong_out
@@ -70,8 +91,16 @@ def test_cli_approve_after_timeout_exits_expired(releaser, parked, capsys):
     releaser.engine.clock.advance(73 * 3600)
     releaser.finish(arn)
 
-    code, out = cli(capsys, "approve", "--app", releaser.app, "--pipeline-id",
-                    releaser.pipeline_id, "--approver", "kim")
+    code, out = cli(
+        capsys,
+        "approve",
+        "--app",
+        releaser.app,
+        "--pipeline-id",
+        releaser.pipeline_id,
+        "--approver",
+        "kim",
+    )
 
     assert code in (EXIT_EXPIRED, EXIT_DECIDED)
     assert "expired" in out
@@ -84,8 +113,16 @@ def test_cli_approve_stale_change_set_exits_stale(releaser, parked, capsys):
     [summary] = cfn.list_change_sets(StackName=stack)["Summaries"]
     cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
 
-    code, out = cli(capsys, "approve", "--app", releaser.app, "--pipeline-id",
-                    releaser.pipeline_id, "--approver", "kim")
+    code, out = cli(
+        capsys,
+        "approve",
+        "--app",
+        releaser.app,
+        "--pipeline-id",
+        releaser.pipeline_id,
+        "--approver",
+        "kim",
+    )
     releaser.finish(arn)
 
     assert code == EXIT_STALE

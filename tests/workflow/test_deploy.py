@@ -33,12 +33,25 @@ def test_review_deploy_feature_branch_creates_stack_in_dev_only(releaser):
 def test_review_deploy_history_shows_the_states_in_order(releaser):
     run = releaser.deploy("feature/history")
 
-    entered = [e["stateEnteredEventDetails"]["name"]
-               for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
-               if "stateEnteredEventDetails" in e]
-    expected = ["Validate Input", "Verify Artifact", "Deploy Each Stage", "Acquire Stack Lock",
-                "Prepare Stack", "Create Change Set", "Check Change Set", "Execute Change Set",
-                "Check Stack", "Wait For Stack", "Record Deployment", "Release Stack Lock"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+    expected = [
+        "Validate Input",
+        "Verify Artifact",
+        "Deploy Each Stage",
+        "Acquire Stack Lock",
+        "Prepare Stack",
+        "Create Change Set",
+        "Check Change Set",
+        "Execute Change Set",
+        "Check Stack",
+        "Wait For Stack",
+        "Record Deployment",
+        "Release Stack Lock",
+    ]
     positions = [entered.index(name) for name in expected]
     assert positions == sorted(positions)
 
@@ -73,8 +86,11 @@ def test_second_identical_deploy_ends_no_changes(releaser):
 
 def test_injected_resource_failure_ends_stack_rollback_naming_resource_and_reason(releaser):
     name = stack_name("sr-", releaser.app, "review", "feature/broken")
-    releaser.engine.faults.add(Fault.resource_failed(
-        stack=name, resource="NewsTable", reason="Table limit exceeded for the account"))
+    releaser.engine.faults.add(
+        Fault.resource_failed(
+            stack=name, resource="NewsTable", reason="Table limit exceeded for the account"
+        )
+    )
 
     run = releaser.deploy("feature/broken")
 
@@ -88,11 +104,18 @@ def test_injected_resource_failure_ends_stack_rollback_naming_resource_and_reaso
 
 MALFORMED = {
     "not an object": ["app"],
-    "missing app": {"source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"}},
-    "bad app name": {"app": "Bad_App!", "source": {"project": "g/p", "ref": "x", "commit": "abc1234",
-                                                    "pipeline_id": "1"}},
-    "routing field": {"app": "ok", "accounts": {"prod": "999999999999"},
-                      "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"}},
+    "missing app": {
+        "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"}
+    },
+    "bad app name": {
+        "app": "Bad_App!",
+        "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"},
+    },
+    "routing field": {
+        "app": "ok",
+        "accounts": {"prod": "999999999999"},
+        "source": {"project": "g/p", "ref": "x", "commit": "abc1234", "pipeline_id": "1"},
+    },
 }
 
 
@@ -129,8 +152,11 @@ def test_twenty_percent_throttling_still_succeeds(releaser):
     run = releaser.deploy("feature/throttled")
 
     assert run.status == "SUCCEEDED", run.cause
-    throttled = [e for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
-                 if e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("error") == "Throttled"]
+    throttled = [
+        e
+        for e in releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
+        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("error") == "Throttled"
+    ]
     assert throttled, "the fault should have throttled at least one call"
 
 
@@ -142,8 +168,12 @@ def test_retried_create_change_set_after_lost_answer_makes_no_second_change_set(
 
     assert run.status == "SUCCEEDED", run.cause
     events = releaser.sfn.get_execution_history(executionArn=run.arn, maxResults=1000)["events"]
-    timed_out = [e for e in events if e["type"] == "TaskFailed"
-                 and e["taskFailedEventDetails"].get("error") == "Sandbox.Timedout"]
+    timed_out = [
+        e
+        for e in events
+        if e["type"] == "TaskFailed"
+        and e["taskFailedEventDetails"].get("error") == "Sandbox.Timedout"
+    ]
     assert len(timed_out) == 1
     name = stack_name("sr-", releaser.app, "review", "feature/retried")
     cfn = releaser.engine.client("cloudformation", account=accounts(releaser)["dev"])
