@@ -45,7 +45,7 @@ $(SAM_STAMP):
 	touch $(SAM_STAMP)
 
 test: install tools
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 2 --dist loadfile tests
 
 lint: install
 	$(BIN)/ruff check functions scripts tests benchmarks

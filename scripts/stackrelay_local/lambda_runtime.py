@@ -100,6 +100,7 @@ class LambdaRunner:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._warm: dict[tuple[str, str], Callable[..., Any]] = {}
+        self._added_env: set[str] = set()
         self._code_dirs: dict[tuple[str, str], Path] = {}
         self._extract_root = Path(tempfile.mkdtemp(prefix="stackrelay-local-code-"))
 
@@ -226,7 +227,7 @@ class LambdaRunner:
             clock=self._runtime.clock.now,
         )
         env = self._environment(fn)
-        with INVOKE_LOCK, _swapped_environ(env), _on_path(folder):
+        with INVOKE_LOCK, _swapped_environ(env, self._added_env), _on_path(folder):
             handler = self._handler(fn, folder, module_name, attr)
             return handler(event, context)
 
@@ -266,6 +267,9 @@ class LambdaRunner:
 
     def reset(self) -> None:
         self._warm.clear()
+        for key in self._added_env:
+            os.environ.pop(key, None)
+        self._added_env.clear()
 
 
 def _decode_event(event: Any) -> Any:
@@ -307,22 +311,21 @@ def _forget_foreign_modules(module_name: str, folder: Path) -> None:
 
 
 @contextmanager
-def _swapped_environ(env: dict[str, str]) -> Iterator[None]:
-    """Set the function's variables, then put back only those keys.
+def _swapped_environ(env: dict[str, str], added: set[str]) -> Iterator[None]:
+    """Set the function's variables for the invocation.
 
-    Never clear os.environ: other threads (moto's, the test's) read it at any
-    moment, and a cleared mapping makes them see keys vanish mid-read.
+    Keys that existed before get their values back afterwards. Keys that did
+    not are left in place (and noted in ``added``, removed when the engine
+    stops): deleting a key while another thread (moto's interpreter, botocore)
+    iterates os.environ makes that thread fail with a KeyError.
     """
-    saved = {key: os.environ.get(key) for key in env}
+    saved = {key: os.environ[key] for key in env if key in os.environ}
+    added.update(key for key in env if key not in saved)
     os.environ.update(env)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        os.environ.update(saved)
 
 
 @contextmanager
