@@ -55,8 +55,10 @@ lint: install
 demo: install
 	$(BIN)/stackrelay local demo
 
-bench: install
+bench: install tools
 	$(BIN)/python -m benchmarks.polling
+	$(BIN)/python -m benchmarks.cold_start
+	$(BIN)/python -m benchmarks.ci_wall_time
 
 build:
 	sam build

@@ -174,7 +174,7 @@ class LambdaRunner:
         if not logs:
             return
         if self._runtime.config.echo_lambda_logs:
-            sys.__stdout__.write(logs)
+            (sys.__stdout__ or sys.stderr).write(logs)
         backend = seams.resolve("logs_backends")[fn.account_id][fn.region]
         group = f"/aws/lambda/{fn.function_name}"
         stream = time.strftime("%Y/%m/%d/[$LATEST]") + "local"
