@@ -6,6 +6,7 @@ each test releases its own app, so stacks never collide between tests.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from stackrelay_local import EngineConfig, LocalEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = ROOT / "examples" / "aws-news"
+_EXECUTIONS = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,6 @@ class Releaser:
         self.engine = local.engine
         self.sfn = self.engine.client("stepfunctions")
         self._pipeline = 1000
-        self._started = 0
 
     def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
         s3 = self.engine.client("s3")
@@ -88,8 +89,8 @@ class Releaser:
         return str(self._pipeline)
 
     def start(self, payload: Any, machine: str = "DeployStateMachineArn") -> str:
-        self._started += 1
-        name = f"{self.app[:60]}-{self._pipeline}-{self._started}"
+        # Unique in the module's engine, even for parametrized tests sharing an app name.
+        name = f"{self.app[:60]}-{self._pipeline}-{next(_EXECUTIONS)}"
         return self.sfn.start_execution(
             stateMachineArn=self.local.outputs[machine], name=name, input=json.dumps(payload)
         )["executionArn"]
