@@ -9,6 +9,7 @@ on the sample app.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from argparse import Namespace
@@ -248,24 +249,40 @@ def _finish(release: Release, started: float, as_json: bool) -> int:
 
 def release(app_dir: Path, name: str | None, stack_seconds: float, as_json: bool) -> int:
     """Release any SAM app folder: review, staging, prod (approved), teardown."""
+    from stackrelay import templates
     from stackrelay.naming import slug
 
     from stackrelay_cli.packaging import find_template
 
     started = time.time()
     try:
-        find_template(app_dir)
+        template = templates.load(find_template(app_dir).read_text())
     except Exception as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
-    app = slug(name or app_dir.resolve().name)[:40] or "app"
+    # An app name the input model accepts: a letter first, no "review" segment.
+    words = [w if w != "review" else "rv" for w in slug(name or app_dir.resolve().name).split("-")]
+    app = "-".join(w for w in words if w)[:40] or "app"
     if not app[0].isalpha():
         app = f"app-{app}"[:40]
+    parameters = {}
+    url_output = _url_output(template)
+    if url_output:
+        parameters["ReviewUrlOutput"] = url_output
     with _engine(stack_seconds) as engine:
-        r = Release(
-            local=bootstrap(engine, say=lambda t: None), app_dir=app_dir, app=app, quiet=as_json
-        )
+        local = bootstrap(engine, parameters=parameters, say=lambda t: None)
+        r = Release(local=local, app_dir=app_dir, app=app, quiet=as_json)
         run_story(r)
         return _finish(r, started, as_json)
+
+
+def _url_output(template: dict[str, Any]) -> str | None:
+    """The app's output that holds its URL (sam init names it e.g. HelloWorldApi)."""
+    outputs = template.get("Outputs") or {}
+    for key, output in outputs.items():
+        value = json.dumps(output.get("Value"))
+        if "execute-api" in value or "https://" in value or key.endswith("Url"):
+            return str(key)
+    return None
 
 
 def demo(stack_seconds: float, as_json: bool) -> int:

@@ -42,3 +42,5 @@ def test_local_release_unseen_sam_init_app_deploys_every_stage(tmp_path: Path) -
     stacks = [s["stack"] for s in result["stages"]]
     assert stacks[1].endswith("unseen-app-staging") and stacks[2].endswith("unseen-app-prod")
     assert "unseen-app-review-" in stacks[0] and stacks[3] == stacks[0]
+    # sam init calls its URL output HelloWorldApi: the release still shows each stage's URL
+    assert all(".execute-api." in s["url"] for s in result["stages"][:3])
