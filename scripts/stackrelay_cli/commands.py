@@ -103,7 +103,7 @@ def start(session: boto3.Session, args: Namespace) -> int:
     source = ci_input.source_from(vars(args))
     request = ci_input.build(args.app, "deploy", source, artifact)
     arn = start_execution(session, orch, orch.state_machine_arn, request)
-    return _started(session, orch, arn, args)
+    return started(session, orch, arn, args)
 
 
 def write_dotenv(path: Path, arn: str, console_url: str) -> None:
@@ -116,7 +116,8 @@ def write_dotenv(path: Path, arn: str, console_url: str) -> None:
     path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
 
 
-def _started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespace) -> int:
+def started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespace) -> int:
+    """After StartExecution: print (or write) where it runs, and follow it with --wait."""
     if getattr(args, "dotenv", None):
         write_dotenv(Path(args.dotenv), arn, orch.console_url(arn))
     if args.json and not args.wait:
@@ -128,7 +129,7 @@ def _started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespa
         render.console.print(f"  {orch.console_url(arn)}", soft_wrap=True)
     if not args.wait:
         return EXIT_OK
-    return _report(follow(session, arn, until=args.until, quiet=args.json), args)
+    return report(follow(session, arn, until=args.until, quiet=args.json), args)
 
 
 def follow(
@@ -163,7 +164,8 @@ def follow(
     return current
 
 
-def _report(result: progress.Progress, args: Namespace) -> int:
+def report(result: progress.Progress, args: Namespace) -> int:
+    """Print an execution's stages; the exit code says whether it failed."""
     if args.json:
         render.emit_json(render.progress_json(result))
     else:
@@ -181,12 +183,12 @@ def status(session: boto3.Session, args: Namespace) -> int:
     result = progress.fetch(
         session.client("stepfunctions"), _execution_arn(session, args.execution)
     )
-    return _report(result, args)
+    return report(result, args)
 
 
 def watch(session: boto3.Session, args: Namespace) -> int:
     arn = _execution_arn(session, args.execution)
-    return _report(follow(session, arn, quiet=args.json), args)
+    return report(follow(session, arn, quiet=args.json), args)
 
 
 def _execution_arn(session: boto3.Session, name_or_arn: str) -> str:

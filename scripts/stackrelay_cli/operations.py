@@ -39,7 +39,7 @@ def teardown(session: Any, args: Namespace) -> int:
         )
     request = ci_input.build(args.app, "teardown", ci_input.source_from(vars(args)), None)
     arn = commands.start_execution(session, orch, orch.teardown_state_machine_arn, request)
-    return commands._started(session, orch, arn, args)
+    return commands.started(session, orch, arn, args)
 
 
 def recover(session: Any, args: Namespace) -> int:
@@ -55,7 +55,7 @@ def recover(session: Any, args: Namespace) -> int:
             f"Continuing the rollback of [bold]{result['stack']}[/] "
             f"({result['status']}); skipping: {', '.join(args.skip) or 'nothing'}"
         )
-    return commands._report(commands.follow(session, arn, quiet=args.json), args)
+    return commands.report(commands.follow(session, arn, quiet=args.json), args)
 
 
 def reviews(session: Any, args: Namespace) -> int:
