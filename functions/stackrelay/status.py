@@ -21,6 +21,9 @@ class StackState(StrEnum):
     """A rollback or delete failed: an operator must act."""
 
 
+CONTINUE_ROLLBACK_FROM = "UPDATE_ROLLBACK_FAILED"
+"""The one status continue-update-rollback (``stackrelay recover``) can act on."""
+
 _NEEDS_RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"}
 # UPDATE_FAILED: an update failed with rollback disabled; roll back or continue it.
 _NEEDS_RECOVERY = {

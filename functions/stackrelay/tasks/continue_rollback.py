@@ -12,9 +12,9 @@ from pydantic import Field
 from stackrelay import cfn, clock, sessions
 from stackrelay.errors import StackNotRecoverable, retryable_throttling
 from stackrelay.plan import Stage
+from stackrelay.status import CONTINUE_ROLLBACK_FROM
 
 logger = Logger()
-RECOVERABLE = "UPDATE_ROLLBACK_FAILED"
 
 
 class ContinueRollbackEvent(BaseModel):
@@ -25,10 +25,10 @@ class ContinueRollbackEvent(BaseModel):
 def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> dict[str, Any]:
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else "absent"
-    if status != RECOVERABLE:
+    if status != CONTINUE_ROLLBACK_FROM:
         raise StackNotRecoverable(
-            f"{stage.stack} is {status}, not {RECOVERABLE}: there is no failed rollback to "
-            "continue. Run the pipeline again."
+            f"{stage.stack} is {status}, not {CONTINUE_ROLLBACK_FROM}: there is no failed "
+            "rollback to continue. Run the pipeline again."
         )
     request: dict[str, Any] = {"StackName": stage.stack, "RoleARN": stage.execution_role_arn}
     if skip:

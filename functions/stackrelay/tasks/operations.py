@@ -23,6 +23,7 @@ from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
 from stackrelay.model import APP_PATTERN
 from stackrelay.naming import execution_name
+from stackrelay.status import CONTINUE_ROLLBACK_FROM, StackState, classify
 
 logger = Logger()
 SETTINGS = Settings.from_env()
@@ -31,7 +32,6 @@ SFN = boto3.client("stepfunctions")
 STS = boto3.client("sts")
 RECOVER_STATE_MACHINE_ARN = os.environ.get("RECOVER_STATE_MACHINE_ARN", "")
 REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
-RECOVERABLE = "UPDATE_ROLLBACK_FAILED"
 
 
 class OperationsAction(BaseModel):
@@ -70,14 +70,14 @@ def recover(
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
     stack = cfn.describe_stack(session.client("cloudformation"), stage.stack)
     status = stack["StackStatus"] if stack else "absent"
-    if status != RECOVERABLE:
+    if status != CONTINUE_ROLLBACK_FROM:
         raise StackNotRecoverable(
-            f"{stage.stack} in account {stage.account} is {status}, not {RECOVERABLE}: there "
-            "is no failed rollback to continue. "
+            f"{stage.stack} in account {stage.account} is {status}, not "
+            f"{CONTINUE_ROLLBACK_FROM}: there is no failed rollback to continue. "
             + (
                 "Its first create failed: delete it (disable termination protection first) "
                 "and run the pipeline again."
-                if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+                if stack is not None and classify(status) is StackState.NEEDS_RECREATE
                 else "Run the pipeline again, or look at the stack in the CloudFormation console."
             )
         )
