@@ -62,11 +62,11 @@ def recover(
         raise InvalidInput("recover needs --app and --stage (staging or prod).")
     pipeline_id = f"recover-{clock.utcnow():%Y%m%d%H%M%S}"
     name = execution_name(action.app, "recover", action.stage, pipeline_id, secrets.token_hex(3))
-    probe = reviews.release_stage(settings, action.app, action.stage, "0000000", pipeline_id, name)
-    latest = records.latest_for_stack(table, probe.account, probe.stack) or {}
-    stage = reviews.release_stage(
-        settings, action.app, action.stage, latest.get("commit") or "0000000", pipeline_id, name
-    )
+    stage = reviews.release_stage(settings, action.app, action.stage, "0000000", pipeline_id, name)
+    # The record says which commit the stack runs; the plan's names do not depend on it.
+    latest = records.latest_for_stack(table, stage.account, stage.stack) or {}
+    if latest.get("commit"):
+        stage = stage.model_copy(update={"commit": latest["commit"]})
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
     stack = cfn.describe_stack(session.client("cloudformation"), stage.stack)
     status = stack["StackStatus"] if stack else "absent"
