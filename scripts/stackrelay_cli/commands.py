@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from rich.live import Live
 from stackrelay import changeset, clock
 
-from stackrelay_cli import ci_input, packaging, progress, render
+from stackrelay_cli import ci_input, progress, render
 from stackrelay_cli.errors import (
     ERROR_EXIT,
     EXIT_FAILED,
@@ -36,6 +36,8 @@ WATCH_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_INTERVAL", "2"))
 
 
 def publish(session: boto3.Session, args: Namespace) -> int:
+    from stackrelay_cli import packaging  # only publish reads templates and builds
+
     bucket = args.bucket or resolve(session, need=("bucket",)).bucket
     app_dir = Path(args.app_dir)
     try:

@@ -89,19 +89,28 @@ def bootstrap(
     return LocalOrchestrator(engine=engine, outputs=outputs, bucket=bucket, roles=roles)
 
 
-def _engine(stack_seconds: float) -> Any:
+def require_engine() -> None:
+    """The local engine's dependencies (moto, aws-sam-translator) are an extra."""
     try:
-        from stackrelay_local import EngineConfig, LocalEngine
+        import moto  # noqa: F401
+        import samtranslator  # noqa: F401
     except ImportError as exc:
         raise CliError(
-            f"The local engine is not installed ({exc}). Run `make install` "
-            "(or pip install -e '.[local]')."
+            f"The local engine is not installed ({exc.name} is missing): "
+            "pip install 'stackrelay[local]' (in a checkout: make install)."
         ) from None
+
+
+def _engine(stack_seconds: float) -> Any:
+    require_engine()
+    from stackrelay_local import EngineConfig, LocalEngine
+
     return LocalEngine(EngineConfig(stack_seconds=stack_seconds))
 
 
 def run(args: Namespace) -> int:
     if args.local_command == "up":
+        require_engine()
         from stackrelay_local.__main__ import main as serve
 
         return int(serve(["up", "--port", str(args.port)]) or 0)

@@ -26,7 +26,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CI_FILES = [REPO / ".gitlab-ci.yml", *sorted((REPO / "ci").glob("*.yml"))]
 GITLAB_CI_LOCAL = REPO / ".tools" / "node_modules" / ".bin" / "gitlab-ci-local"
-STACKRELAY_BIN = REPO / ".venv" / "bin" / "stackrelay"
 PROJECT_URL = "https://gitlab.example.com/group/aws-news.git"
 
 
@@ -53,6 +52,58 @@ def rsync() -> str:
     return require_tool(shutil.which("rsync"), "rsync (gitlab-ci-local runs jobs with it)")
 
 
+# -- the CLI as a user installs it: a wheel in a fresh venv, no extras -----------------
+
+
+@dataclass(frozen=True)
+class Install:
+    """A built wheel and a fresh virtual environment that does not have it yet.
+
+    CI jobs get ``STACKRELAY_PIP_SPEC`` = the wheel and the venv's ``bin`` first on
+    PATH: the template's ``pip install "$STACKRELAY_PIP_SPEC"`` then installs the CLI
+    into that venv, exactly as a GitLab job does (never from the dev venv).
+    """
+
+    wheel: Path
+    venv: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    def path(self) -> str:
+        return f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def build_wheel(out: Path) -> Path:
+    """``pip wheel`` of a copy of the sources (the build never writes into the checkout)."""
+    src = out / "src"
+    src.mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", src / "pyproject.toml")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("functions", "scripts"):
+        shutil.copytree(REPO / folder, src / folder, ignore=ignore)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = out.glob("stackrelay-*.whl")
+    return wheel
+
+
+def fresh_venv(where: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True, timeout=120)
+    return where
+
+
+@pytest.fixture(scope="session")
+def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
+    root = tmp_path_factory.mktemp("install")
+    return Install(wheel=build_wheel(root / "dist"), venv=fresh_venv(root / "venv"))
+
+
 def _git(cwd: Path, *args: str) -> str:
     done = subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60
@@ -67,6 +118,7 @@ class Pipeline:
     root: Path
     tool: str
     variables: dict[str, str] = field(default_factory=dict)
+    path: str | None = None  # the jobs' PATH (a fresh venv's bin first: see Install)
 
     def checkout(self, branch: str, create: bool = False) -> None:
         _git(self.root, "checkout", "-q", *(["-b"] if create else []), branch)
@@ -85,6 +137,9 @@ class Pipeline:
         # The job sees only what --variable gives it, not this machine's CI or AWS settings.
         leaks = ("CI_", "GITLAB_", "AWS_", "STACKRELAY_", "GCL_")
         env = {k: v for k, v in os.environ.items() if not k.startswith(leaks) and k != "CI"}
+        env.pop("VIRTUAL_ENV", None)
+        if self.path:
+            env["PATH"] = self.path
         done = subprocess.run(
             command,
             cwd=self.root,
@@ -182,7 +237,6 @@ class EngineServer:
             "STACKRELAY_APPROVAL_FUNCTION": o.approval_function,
             "STACKRELAY_OPERATIONS_FUNCTION": o.operations_function,
             "STACKRELAY_ARTIFACT_BUCKET": o.bucket,
-            "STACKRELAY_BIN": str(STACKRELAY_BIN),
         }
 
     def wait_approval(self, arn: str, stage: str = "prod", timeout: float = 120) -> Any:

@@ -1,6 +1,7 @@
 """The real CI jobs, run by gitlab-ci-local in shell mode against the local engine server.
 
-Each job calls the project's own ``stackrelay`` (STACKRELAY_BIN) with the
+Each job installs the CLI as the template does (``pip install "$STACKRELAY_PIP_SPEC"``,
+here a wheel of this checkout, into a fresh venv), then calls ``stackrelay`` with the
 orchestrator's STACKRELAY_* variables and AWS_ENDPOINT_URL, as a GitLab job
 calls it with id_tokens. The jobs only publish, start or answer; the tests then
 follow the execution through boto3 (the engine's clock runs Wait states at
@@ -13,7 +14,7 @@ import json
 from typing import Any
 
 import pytest
-from ci_harness import EngineServer, Pipeline
+from ci_harness import EngineServer, Install, Pipeline
 from stackrelay_cli import progress
 
 pytestmark = pytest.mark.slow
@@ -21,8 +22,15 @@ pytestmark = pytest.mark.slow
 DEV, STAGING, PROD = "111111111111", "222222222222", "333333333333"
 
 
+@pytest.fixture(autouse=True)
+def _installed_like_the_template(project: Pipeline, install: Install) -> None:
+    """Jobs pip-install the CLI from STACKRELAY_PIP_SPEC (a wheel of this checkout)."""
+    project.path = install.path()
+    project.variables["STACKRELAY_PIP_SPEC"] = str(install.wheel)
+
+
 def _pipeline(project: Pipeline, server: EngineServer, pipeline_id: str) -> Pipeline:
-    project.variables = {**server.variables(), "CI_PIPELINE_ID": pipeline_id}
+    project.variables.update({**server.variables(), "CI_PIPELINE_ID": pipeline_id})
     return project
 
 
