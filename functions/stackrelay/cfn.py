@@ -112,6 +112,24 @@ def create_change_set(
         raise
 
 
+def change_set_template(cfn: Any, stack: str, name: str) -> dict[str, Any] | None:
+    """The template a change set was created from (as submitted), or None if unreadable."""
+    from stackrelay import templates
+
+    try:
+        body = cfn.get_template(StackName=stack, ChangeSetName=name, TemplateStage="Original")[
+            "TemplateBody"
+        ]
+    except ClientError:
+        return None
+    if isinstance(body, dict):
+        return body
+    try:
+        return templates.load(str(body))
+    except ValueError:
+        return None
+
+
 def is_no_changes(change_set: dict[str, Any]) -> bool:
     reason = change_set.get("StatusReason") or ""
     return change_set.get("Status") == "FAILED" and any(r in reason for r in NO_CHANGES_REASONS)

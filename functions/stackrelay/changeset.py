@@ -32,8 +32,12 @@ def _is_iam(rc: dict[str, Any]) -> bool:
     return False
 
 
-def summarize(changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts, flags and one row per changed resource, ordered by risk."""
+def summarize(changes: list[dict[str, Any]], notes: list[str] | None = None) -> dict[str, Any]:
+    """Counts, flags and one row per changed resource, ordered by risk.
+
+    ``notes`` are what StackRelay itself changed in the app (e.g. the permissions
+    boundary publish added): the approver sees them under the headline.
+    """
     rows = []
     for change in changes:
         rc = _resource_change(change)
@@ -58,7 +62,10 @@ def summarize(changes: list[dict[str, Any]]) -> dict[str, Any]:
         "replace": sum(r["replacement"] in ("True", "Conditional") for r in rows),
         "iam": sum(r["iam"] for r in rows),
     }
-    return {"counts": counts, "rows": rows}
+    summary: dict[str, Any] = {"counts": counts, "rows": rows}
+    if notes:
+        summary["notes"] = list(notes)
+    return summary
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -78,6 +85,7 @@ def headline(summary: dict[str, Any]) -> str:
 def render(summary: dict[str, Any]) -> str:
     """A plain-text table, the same in the CLI, the approval function and logs."""
     lines = [headline(summary)]
+    lines += [f"note: {note}" for note in summary.get("notes") or []]
     if summary["rows"]:
         header = ("ACTION", "RESOURCE", "TYPE", "REPLACEMENT", "FLAGS")
         table = [header]

@@ -80,6 +80,17 @@ class Throttled(StackRelayError):
     """AWS throttled a call; the state machine retries it with backoff."""
 
 
+class AwsCallFailed(StackRelayError):
+    """An AWS call failed with an error the task does not handle (its code and message
+    say which call and why). Idempotent tasks retry it a bounded number of times."""
+
+
+class TaskCrashed(StackRelayError):
+    """The task failed for a reason it did not expect (a bug, bad data): the message
+    names the task and the exception. Idempotent tasks retry it a bounded number of
+    times; a plain ``RuntimeError``/``KeyError`` never reaches the state machine."""
+
+
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -94,22 +105,42 @@ THROTTLING_CODES = frozenset(
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def retryable_throttling(func: _F) -> _F:
-    """Re-raise AWS throttling as :class:`Throttled`, a name the ASL can retry.
+def _task_name(func: Callable[..., Any]) -> str:
+    module = getattr(func, "__module__", "") or ""
+    words = module.rsplit(".", 1)[-1].split("_")
+    return " ".join(w.capitalize() for w in words if w) or getattr(func, "__name__", "task")
 
-    botocore raises every unmodelled error as ``ClientError``; retrying that
-    name would retry everything. The SDK's own retries still run first.
+
+def retryable_throttling(func: _F) -> _F:
+    """Every error a task lets out has a name the ASL can match, and says what failed.
+
+    - AWS throttling becomes :class:`Throttled` (retried with backoff);
+    - any other AWS error becomes :class:`AwsCallFailed` (code, call, message);
+    - anything else that is not a domain error becomes :class:`TaskCrashed`.
+    botocore raises every unmodelled error as ``ClientError``, and a bug as a bare
+    ``KeyError``: retrying those names would retry everything or nothing. The SDK's
+    own retries still run first.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in THROTTLING_CODES:
-                operation = getattr(exc, "operation_name", "an AWS call")
-                raise Throttled(f"{operation} was throttled ({code}); retrying.") from None
+        except StackRelayError:
             raise
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "") or "unknown"
+            operation = getattr(exc, "operation_name", "an AWS call")
+            if code in THROTTLING_CODES:
+                raise Throttled(f"{operation} was throttled ({code}); retrying.") from None
+            raise AwsCallFailed(
+                f"{_task_name(func)}: {operation} failed ({code}): "
+                f"{error.get('Message') or 'no message'}"
+            ) from exc
+        except Exception as exc:
+            raise TaskCrashed(
+                f"{_task_name(func)} crashed: {type(exc).__name__}: {exc or 'no message'}"
+            ) from exc
 
     return wrapper  # type: ignore[return-value]

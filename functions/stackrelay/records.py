@@ -66,6 +66,7 @@ def put_deployment(table: Any, record: dict[str, Any]) -> None:
                 "commit",
                 "pipeline_id",
                 "outcome",
+                "stack_status",
                 "url",
                 "duration_seconds",
             )

@@ -44,7 +44,12 @@ def publish(session: boto3.Session, args: Namespace) -> int:
         artifact = packaging.package(app_dir, args.app, session.client("s3"), bucket)
     except packaging.PackagingError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
-    data = {**artifact.as_input(), "uploaded": artifact.uploaded, "reused": artifact.reused}
+    data = {
+        **artifact.as_input(),
+        "uploaded": artifact.uploaded,
+        "reused": artifact.reused,
+        "boundary_note": artifact.boundary_note,
+    }
     if args.output:
         Path(args.output).write_text(json.dumps(artifact.as_input(), indent=2) + "\n")
     if args.json:
@@ -60,6 +65,8 @@ def publish(session: boto3.Session, args: Namespace) -> int:
                 }
             )
         )
+        if artifact.boundary_note:
+            render.console.print(f"note: {artifact.boundary_note}")
     return EXIT_OK
 
 

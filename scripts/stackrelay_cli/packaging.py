@@ -48,6 +48,7 @@ class Artifact:
     sha256: str
     uploaded: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    boundary_note: str | None = None  # what publish added (stackrelay.boundary)
 
     def as_input(self) -> dict[str, str]:
         return {"bucket": self.bucket, "key": self.key, "sha256": self.sha256}
@@ -155,6 +156,9 @@ def package(app_dir: Path, app: str, s3: Any, bucket: str, install: bool = True)
         template = templates.load(template_path.read_text())
     except ValueError as exc:
         raise PackagingError(f"{template_path}: {exc}") from None
+    from stackrelay import boundary
+
+    boundary.apply(template)
     base = template_path.parent
     uploader = _Uploader(s3, bucket, app)
     zips: dict[Path, str] = {}
@@ -207,4 +211,5 @@ def package(app_dir: Path, app: str, s3: Any, bucket: str, install: bool = True)
         sha256=sha256,
         uploaded=uploader.uploaded,
         reused=uploader.reused,
+        boundary_note=boundary.applied_note(boundary.applied(template)),
     )

@@ -25,6 +25,7 @@ from stackrelay_local import seams
 from stackrelay_local.changes import ResourceChange, diff_resources
 from stackrelay_local.clock import to_datetime
 from stackrelay_local.faults import CHANGE_SET_FAILED, DELETE_FAILED, RESOURCE_FAILED
+from stackrelay_local.provisioning import ResourceFailure
 from stackrelay_local.sam import TemplateError, load_template, process_template
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class PendingChangeSet:
     template: dict[str, Any]
     parameters: dict[str, str]
     settled: bool = False
+    original: dict[str, Any] = field(default_factory=dict)  # as submitted (TemplateStage Original)
 
 
 class CloudFormationRealism:
@@ -235,6 +237,13 @@ class CloudFormationRealism:
             if existing is None or existing.status == "REVIEW_IN_PROGRESS":
                 raise seams.cfn_validation_error(f"Stack [{stack_name}] does not exist")
             self._refuse_if_busy(existing)
+        role_arn = request.get("RoleARN")
+        if role_arn and seams.execution_role(account, role_arn) is None:
+            raise seams.cfn_validation_error(f"Role {role_arn} is invalid or cannot be assumed")
+        if existing is not None and not isinstance(existing.template, str):
+            # A REVIEW_IN_PROGRESS stack whose change sets were deleted keeps moto's
+            # initial template {} (a dict): moto's has_template would crash reading it.
+            existing.template = json.dumps(existing.template or {})
         deployed = self.deployed.get(existing.stack_id) if existing is not None else None
         previous = deployed.parameters if deployed else {}
         if request.get("UsePreviousTemplate"):
@@ -298,6 +307,7 @@ class CloudFormationRealism:
                 reason=final[2],
                 template=processed,
                 parameters=effective,
+                original=raw,
             )
         cs.status, cs.execution_status, cs.status_reason = "CREATE_PENDING", "UNAVAILABLE", None
         if delay > 0:
@@ -349,10 +359,15 @@ class CloudFormationRealism:
             failure = (target, fault.reason)
         else:
             marker = len(stack.events)
+            role_arn = getattr(cs, "role_arn", None) or getattr(stack, "role_arn", None)
+            role = seams.execution_role(account, role_arn) if role_arn else None
             try:
-                backend.execute_change_set(change_set_name=cs.change_set_id)
-            except Exception as exc:  # moto could not create a resource: AWS would roll back
-                failure = (changes[0].logical_resource_id if changes else stack.name, str(exc))
+                with self.runtime.provisioning.acting(role, stack.name):
+                    backend.execute_change_set(change_set_name=cs.change_set_id)
+            except ResourceFailure as exc:  # the resource that failed, and CloudFormation's why
+                failure = (exc.logical_id, exc.reason)
+            except Exception as exc:  # outside any one resource: the stack itself failed
+                failure = (stack.name, seams.handler_message(exc))
             del stack.events[marker:]
         for other in backend.change_sets.values():
             if (
@@ -583,6 +598,19 @@ class CloudFormationRealism:
             [(start, "DELETE_IN_PROGRESS"), (end, "DELETE_COMPLETE")], complete
         )
         self.settle(backend)
+
+    def change_set_template(
+        self, backend: Any, change_set: str, stack_name: str | None, stage: str | None
+    ) -> str | None:
+        """GetTemplate with ChangeSetName (moto ignores it): that change set's template."""
+        cs = seams.find_change_set(backend, change_set, stack_name)
+        if cs is None:
+            raise seams.cfn_change_set_not_found(change_set)
+        pending = self.change_sets.get(cs.change_set_id)
+        if pending is None:
+            return None
+        chosen = pending.original if stage == "Original" else pending.template
+        return json.dumps(chosen)
 
     def list_change_sets(self, backend: Any, name_or_id: str) -> list[Any]:
         """ListChangeSets for one stack (moto lists every stack's).

@@ -21,6 +21,7 @@ from stackrelay_local.clock import SimClock
 from stackrelay_local.config import EngineConfig
 from stackrelay_local.faults import THROTTLE, FaultBook
 from stackrelay_local.lambda_runtime import LambdaRunner
+from stackrelay_local.provisioning import Provisioning
 
 FAKE_KEY = "testing"
 
@@ -66,6 +67,7 @@ class Runtime:
         self.clock = SimClock()
         self.faults = FaultBook()
         self.lambda_runner = LambdaRunner(self)
+        self.provisioning = Provisioning()
         self.cfn = CloudFormationRealism(self)
         self.parked = ParkedExecutions()
         self.stopping = threading.Event()

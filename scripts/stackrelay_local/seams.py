@@ -106,7 +106,7 @@ SEAMS: dict[str, Seam] = {
     ),
     "cfn_response": Seam(
         "moto.cloudformation.responses:CloudFormationResponse",
-        "CreateChangeSet/ExecuteChangeSet/CreateStack/UpdateStack/DeleteStack/"
+        "CreateChangeSet/ExecuteChangeSet/CreateStack/UpdateStack/DeleteStack/GetTemplate/"
         "DescribeStackEvents/ContinueUpdateRollback are replaced by the realism layer; "
         "reads _get_param, _get_bool_param, current_account, region, cloudformation_backend",
     ),
@@ -193,6 +193,63 @@ SEAMS: dict[str, Seam] = {
         "moto.logs.models:logs_backends",
         "handlers' output goes to CloudWatch Logs (/aws/lambda/<name>), as on AWS",
     ),
+    "cfn_generate_name": Seam(
+        "moto.cloudformation.parsing:generate_resource_name",
+        "physical names of unnamed resources: we apply CloudFormation's truncation and suffix "
+        "rules (provisioning.generated_name)",
+        ("resource_type", "stack_name", "logical_id"),
+    ),
+    "cfn_parse_named": Seam(
+        "moto.cloudformation.parsing:parse_resource_and_generate_name",
+        "returns None for a type moto cannot create (it then skips it silently); we fail the "
+        "resource instead, and check the execution role's IAM with the resolved properties",
+        ("logical_id", "resource_json", "resources_map"),
+    ),
+    "cfn_parse_create": Seam(
+        "moto.cloudformation.parsing:parse_and_create_resource",
+        "creating one resource: any error is blamed on this logical id (AWS's CREATE_FAILED)",
+        ("logical_id", "resource_json", "resources_map", "account_id", "region_name"),
+    ),
+    "cfn_parse_update": Seam(
+        "moto.cloudformation.parsing:parse_and_update_resource",
+        "updating one resource: errors blamed on it; IAM checked with update calls",
+        ("logical_id", "resource_json", "resources_map", "account_id", "region_name"),
+    ),
+    "cfn_model_map": Seam(
+        "moto.cloudformation.parsing:get_model_map",
+        "lru-cached dict type -> model class; we add emulated.py's classes for the engine's life",
+    ),
+    "cfn_null_models": Seam(
+        "moto.cloudformation.parsing:NULL_MODELS",
+        "types moto deliberately creates nothing for (wait conditions): not a gap",
+    ),
+    "resource_map_attrs": Seam(
+        "moto.cloudformation.parsing:ResourceMap",
+        "read: _account_id, _region_name, ['AWS::StackName'] of the map being built",
+    ),
+    "iam_backends": Seam(
+        "moto.iam.models:iam_backends",
+        "the execution role's inline (policies) and attached (managed_policies -> versions, "
+        "is_default, document) policies and permissions_boundary_arn, per account",
+    ),
+    "apigatewayv2_backends": Seam(
+        "moto.apigatewayv2.models:apigatewayv2_backends",
+        "emulated AWS::ApiGatewayV2::*: create_api, reimport_api, create_stage/route/integration",
+    ),
+    "cloudwatch_backends": Seam(
+        "moto.cloudwatch.models:cloudwatch_backends",
+        "emulated AWS::CloudWatch::Alarm: put_metric_alarm, delete_alarms",
+    ),
+    "s3_get_object": Seam(
+        "moto.s3.responses:S3Response.get_object",
+        "S3 does not dispatch through BaseResponse.call_action: throttling faults on GetObject "
+        "hook here (reads current_account)",
+        ("self",),
+    ),
+    "s3_client_error": Seam(
+        "moto.s3.exceptions:S3ClientError",
+        "S3's serialisable error (SlowDown for throttling faults)",
+    ),
     "default_account": Seam("moto.core:DEFAULT_ACCOUNT_ID", "moto's default account id"),
     "user_config": Seam(
         "moto.core.config:default_user_config",
@@ -231,16 +288,28 @@ class Patcher:
     """Sets attributes and puts every original back on ``undo()``."""
 
     def __init__(self) -> None:
-        self._undo: list[tuple[Any, str, Any, bool]] = []
+        self._undo: list[tuple[Any, ...]] = []
 
     def set(self, owner: Any, attr: str, value: Any) -> None:
         had = attr in vars(owner)
         self._undo.append((owner, attr, vars(owner).get(attr), had))
         setattr(owner, attr, value)
 
+    def set_item(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
+        self._undo.append((mapping, key, mapping.get(key), key in mapping, True))  # type: ignore[arg-type]
+        mapping[key] = value
+
     def undo(self) -> None:
         while self._undo:
-            owner, attr, original, had = self._undo.pop()
+            entry = self._undo.pop()
+            if len(entry) == 5:
+                mapping, key, original, had, _ = entry  # type: ignore[misc]
+                if had:
+                    mapping[key] = original
+                else:
+                    mapping.pop(key, None)
+                continue
+            owner, attr, original, had = entry
             if had:
                 setattr(owner, attr, original)
             else:
@@ -341,6 +410,8 @@ def install(runtime: Runtime) -> Patcher:
     _install_cfn_responses(runtime, patcher)
     _install_state_machine_substitutions(patcher)
     _install_rest_api_body(patcher)
+    _install_provisioning(runtime, patcher)
+    _install_s3_faults(runtime, patcher)
     owner, attr = _owner_and_attr("sfn_models_backends")
     patcher.set(owner, attr, resolve("sfn_parser_backends"))
     return patcher
@@ -438,7 +509,25 @@ def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
         )
         return action_result({"Summaries": summaries})
 
+    original_get_template = response_cls.get_template
+
+    def get_template(self: Any) -> Any:
+        change_set = self._get_param("ChangeSetName")
+        if change_set:
+            body = realism.change_set_template(
+                self.cloudformation_backend,
+                change_set,
+                self._get_param("StackName"),
+                self._get_param("TemplateStage"),
+            )
+            if body is not None:
+                return action_result(
+                    {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]}
+                )
+        return original_get_template(self)
+
     for fn in (
+        get_template,
         list_change_sets,
         update_termination_protection,
         create_change_set,
@@ -532,6 +621,176 @@ def _install_rest_api_body(patcher: Patcher) -> None:
         return api
 
     patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
+
+
+def _install_provisioning(runtime: Runtime, patcher: Patcher) -> None:
+    """Names, emulated types, IAM of the execution role and blame, per resource."""
+    from stackrelay_local.emulated import EMULATED
+    from stackrelay_local.provisioning import (
+        ResourceFailure,
+        Target,
+        emulation_gap,
+        generated_name,
+    )
+
+    provisioning = runtime.provisioning
+    model_map = resolve("cfn_model_map")()
+    for kind, cls in EMULATED.items():
+        if kind not in model_map:
+            patcher.set_item(model_map, kind, cls)
+    null_models = set(resolve("cfn_null_models"))
+
+    owner, attr = _owner_and_attr("cfn_generate_name")
+    patcher.set(
+        owner,
+        attr,
+        lambda resource_type, stack_name, logical_id: generated_name(
+            resource_type, stack_name, logical_id
+        ),
+    )
+
+    owner, attr = _owner_and_attr("cfn_parse_named")
+    original_named = getattr(owner, attr)
+
+    def parse_resource_and_generate_name(
+        logical_id: str, resource_json: Any, resources_map: Any
+    ) -> Any:
+        kind = str(resource_json.get("Type"))
+        result = original_named(logical_id, resource_json, resources_map)
+        if result is None:
+            if kind in null_models:
+                return None
+            raise ResourceFailure(logical_id, kind, str(emulation_gap(kind, False)))
+        _, cleaned, name = result
+        provisioning.resolved[logical_id] = dict(cleaned.get("Properties") or {})
+        role = provisioning.role
+        if role is not None:
+            account = resources_map._account_id
+            target = Target(
+                logical_id=logical_id,
+                resource_type=kind,
+                props=dict(cleaned.get("Properties") or {}),
+                name=str(name),
+                account=account,
+                region=resources_map._region_name,
+                stack=str(resources_map["AWS::StackName"]),
+                role_boundary=lambda role_name: role_boundary(account, role_name),
+            )
+            role.check(target, provisioning.current_verb)
+        return result
+
+    patcher.set(owner, attr, parse_resource_and_generate_name)
+
+    def blaming(name: str, verb: str) -> None:
+        owner, attr = _owner_and_attr(name)
+        original = getattr(owner, attr)
+
+        def wrapper(logical_id: str, resource_json: Any, *args: Any, **kwargs: Any) -> Any:
+            with provisioning.verb(verb):
+                try:
+                    resource = original(logical_id, resource_json, *args, **kwargs)
+                    if resource_json.get("Type") == "AWS::IAM::Role" and resource is not None:
+                        props = provisioning.resolved.get(logical_id) or {}
+                        _sync_managed_policies(resource, props.get("ManagedPolicyArns") or [])
+                    return resource
+                except ResourceFailure:
+                    raise
+                except Exception as exc:
+                    raise ResourceFailure(
+                        logical_id, str(resource_json.get("Type")), handler_message(exc)
+                    ) from exc
+
+        patcher.set(owner, attr, wrapper)
+
+    blaming("cfn_parse_create", "create")
+    blaming("cfn_parse_update", "update")
+
+
+def _sync_managed_policies(role: Any, arns: list[str]) -> None:
+    """moto's AWS::IAM::Role ignores ManagedPolicyArns: attach (and detach) them.
+
+    AWS managed policies are not loaded in moto's IAM; those are recorded on the
+    role's ``stackrelay_unattached`` list rather than failing the role.
+    """
+    backend = iam_backend(role.account_id)
+    for arn in list(role.managed_policies):
+        if arn not in arns:
+            backend.detach_role_policy(arn, role.name)
+    skipped = []
+    for arn in arns:
+        if arn in role.managed_policies:
+            continue
+        try:
+            backend.attach_role_policy(arn, role.name)
+        except Exception:
+            if ":iam::aws:policy/" not in arn:
+                raise
+            skipped.append(arn)
+    role.stackrelay_unattached = skipped
+
+
+def handler_message(exc: BaseException) -> str:
+    """What CloudFormation shows when a resource handler fails."""
+    code = getattr(exc, "code", None) or type(exc).__name__
+    message = getattr(exc, "message", None) or str(exc) or code
+    return f'Resource handler returned message: "{message}" (HandlerErrorCode: {code})'
+
+
+def _install_s3_faults(runtime: Runtime, patcher: Patcher) -> None:
+    from stackrelay_local.faults import THROTTLE
+
+    owner, attr = _owner_and_attr("s3_get_object")
+    original = getattr(owner, attr)
+    error_base = resolve("s3_client_error")
+
+    def get_object(self: Any) -> Any:
+        account = getattr(self, "current_account", None)
+        if runtime.faults.take(THROTTLE, service="s3", operation="GetObject", account=account):
+            raise error_base("SlowDown", "Please reduce your request rate.")
+        return original(self)
+
+    patcher.set(owner, attr, get_object)
+
+
+def iam_backend(account_id: str) -> Any:
+    backends = resolve("iam_backends")[account_id]
+    return backends["aws"]
+
+
+def role_boundary(account_id: str, role_name: str) -> str | None:
+    """The permissions boundary ARN of an existing role, or None."""
+    try:
+        role = iam_backend(account_id).get_role(role_name)
+    except Exception:
+        return None
+    return getattr(role, "permissions_boundary_arn", None) or None
+
+
+def _default_document(policy: Any) -> Any:
+    for version in getattr(policy, "versions", []):
+        if getattr(version, "is_default", False):
+            return version.document
+    return getattr(policy, "document", None)
+
+
+def execution_role(account_id: str, role_arn: str) -> Any:
+    """The execution role as IAM holds it (provisioning.ExecutionRole), or None if absent."""
+    from stackrelay_local.provisioning import ExecutionRole
+
+    backend = iam_backend(account_id)
+    try:
+        role = backend.get_role_by_arn(role_arn)
+    except Exception:
+        return None
+    documents = list(role.policies.values())
+    documents += [_default_document(p) for p in role.managed_policies.values()]
+    boundary = None
+    if getattr(role, "permissions_boundary_arn", None):
+        try:
+            boundary = _default_document(backend.get_policy(role.permissions_boundary_arn))
+        except Exception:
+            boundary = {"Statement": []}  # a boundary that does not exist allows nothing
+    return ExecutionRole(role_arn, [d for d in documents if d], boundary)
 
 
 @contextmanager

@@ -31,25 +31,35 @@ def test_retryable_throttling_throttling_code_raises_throttled(code: str) -> Non
 @pytest.mark.parametrize(
     "code", ["ValidationError", "AccessDenied", "ExecutionDoesNotExist", "Throttled", ""]
 )
-def test_retryable_throttling_other_code_reraised_unchanged(code: str) -> None:
+def test_retryable_throttling_other_code_named_aws_call_failed(code: str) -> None:
     original = client_error(code)
 
     @retryable_throttling
     def call() -> None:
         raise original
 
-    with pytest.raises(ClientError) as caught:
+    with pytest.raises(errors.AwsCallFailed) as caught:
         call()
 
-    assert caught.value is original
+    assert caught.value.__cause__ is original
+    assert f"({code or 'unknown'})" in str(caught.value)
 
 
-def test_retryable_throttling_client_error_without_code_reraised() -> None:
+def test_retryable_throttling_client_error_without_code_named() -> None:
     @retryable_throttling
     def call() -> None:
         raise ClientError({}, "GetItem")
 
-    with pytest.raises(ClientError):
+    with pytest.raises(errors.AwsCallFailed, match="GetItem failed"):
+        call()
+
+
+def test_retryable_throttling_bug_named_task_crashed_with_its_type() -> None:
+    @retryable_throttling
+    def call() -> None:
+        raise KeyError("stack")
+
+    with pytest.raises(errors.TaskCrashed, match="crashed: KeyError: 'stack'"):
         call()
 
 

@@ -116,3 +116,41 @@ def test_check_change_set_created_in_moto_ready_with_summary_and_digest(
     described = client.describe_change_set(StackName=stage.stack, ChangeSetName=stage.change_set)
     assert result["digest"] == changeset.digest(described)
     assert set(result) == set(KEYS)
+
+
+def test_check_change_set_ready_notes_the_boundary_publish_applied(
+    check: Any, make_stage: Callable[..., Stage]
+) -> None:
+    class WithTemplate(ChangeSetStub):
+        def get_template(self, StackName: str, ChangeSetName: str, TemplateStage: str) -> Any:
+            assert TemplateStage == "Original"
+            body = dict(TEMPLATE)
+            body["Metadata"] = {
+                "StackRelay": {
+                    "AppliedPermissionsBoundary": {
+                        "boundary": "StackRelayAppPermissionsBoundary",
+                        "resources": ["HelloFunction"],
+                    }
+                }
+            }
+            return {"TemplateBody": json.dumps(body)}
+
+    answer = {
+        "ChangeSetId": "arn:cs",
+        "StackName": "s",
+        "Status": "CREATE_COMPLETE",
+        "Changes": [
+            {
+                "ResourceChange": {
+                    "Action": "Add",
+                    "LogicalResourceId": "R",
+                    "ResourceType": "AWS::IAM::Role",
+                }
+            }
+        ],
+    }
+
+    result = check(WithTemplate(answer), make_stage())
+
+    [note] = result["summary"]["notes"]
+    assert "StackRelayAppPermissionsBoundary" in note and "HelloFunction" in note

@@ -166,3 +166,52 @@ def test_record_staging_never_reads_approvals(
     )
 
     assert module.decision(table, stage) == {}
+
+
+class _Stacks:
+    def __init__(self, status: str | None) -> None:
+        self.status = status
+
+    def describe_stacks(self, StackName: str) -> Any:
+        from botocore.exceptions import ClientError
+
+        if self.status is None:
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
+                "DescribeStacks",
+            )
+        return {"Stacks": [{"StackName": StackName, "StackStatus": self.status, "Outputs": []}]}
+
+
+@pytest.mark.parametrize(
+    ("status", "recorded", "applied"),
+    [
+        ("CREATE_COMPLETE", "CREATE_COMPLETE", True),
+        ("ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE", False),
+        (None, "ABSENT", False),
+    ],
+)
+def test_record_failed_says_what_the_stack_really_is(
+    module: Any,
+    table: Any,
+    make_stage: Callable[..., Stage],
+    fake_clock: Any,
+    status: str | None,
+    recorded: str,
+    applied: bool,
+) -> None:
+    stage = make_stage()
+    failed = event(
+        module,
+        stage,
+        "failed",
+        error={"Error": "Sandbox.Timedout", "Cause": "Task timed out after 30.00 seconds"},
+    )
+    failed.execution = {"started_at": 1.0}
+
+    result = module.record(table, failed, "ApiUrl", _Stacks(status))
+
+    [entry] = records.history(table, "aws-news")
+    assert entry["stack_status"] == recorded
+    assert ("the change set was applied" in result["reason"]) is applied
+    assert result["reason"].startswith("Task timed out")

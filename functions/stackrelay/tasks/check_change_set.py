@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, changeset, sessions
+from stackrelay import boundary, cfn, changeset, sessions
 from stackrelay.errors import ChangeSetFailed, retryable_throttling
 from stackrelay.plan import Stage
 
@@ -40,7 +40,9 @@ def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
             f"CloudFormation could not create the change set for {stage.stack} "
             f"({status}): {found.get('StatusReason') or 'no reason given'}"
         )
-    summary = changeset.summarize(found["Changes"])
+    template = cfn.change_set_template(cloudformation, stage.stack, stage.change_set)
+    note = boundary.applied_note(boundary.applied(template or {}))
+    summary = changeset.summarize(found["Changes"], notes=[note] if note else None)
     return {
         "state": "ready",
         "wait_seconds": 0,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import approvals, clock, records
+from stackrelay import approvals, cfn, clock, records, sessions, status
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalNotFound, retryable_throttling
 from stackrelay.plan import Stage
@@ -59,12 +59,40 @@ def decision(table: Any, stage: Stage) -> dict[str, Any]:
     }
 
 
-def record(table: Any, event: RecordEvent, review_url_output: str) -> dict[str, Any]:
+def stack_truth(cloudformation: Any, stack: str) -> tuple[str | None, dict[str, str]]:
+    """(status, outputs) of the stack as CloudFormation has it now; status None if absent.
+
+    Never raises: a record is written even when the stack cannot be read (the
+    status then says so).
+    """
+    try:
+        found = cfn.describe_stack(cloudformation, stack)
+    except Exception as exc:  # the record matters more than this read
+        logger.warning("Could not read the stack for its record", extra={"error": str(exc)})
+        return "UNKNOWN (could not describe the stack)", {}
+    if found is None:
+        return None, {}
+    return str(found["StackStatus"]), cfn.outputs(found)
+
+
+def record(
+    table: Any, event: RecordEvent, review_url_output: str, cloudformation: Any = None
+) -> dict[str, Any]:
+    """Write the stage's record; a failed stage's record says what the stack really is."""
     stage = event.stage
     finished = clock.now()
     started = (event.execution or {}).get("started_at")
     outputs = (event.result or {}).get("outputs") or {}
     error, message = error_text(event.error)
+    stack_status = (event.result or {}).get("status")
+    if cloudformation is not None:
+        stack_status, real_outputs = stack_truth(cloudformation, stage.stack)
+        outputs = outputs or real_outputs
+        if started and _stable(stack_status):
+            message = (
+                f"{message or error or 'The stage failed'} (The stack itself is {stack_status}: "
+                "the change set was applied; only what followed failed.)"
+            )
     entry = {
         "app": stage.app,
         "stage": stage.stage,
@@ -86,6 +114,7 @@ def record(table: Any, event: RecordEvent, review_url_output: str) -> dict[str, 
         "url": outputs.get(review_url_output),
         "error": error,
         "reason": message,
+        "stack_status": stack_status or "ABSENT",
         "approver": None,
         **decision(table, stage),
     }
@@ -107,12 +136,35 @@ def record(table: Any, event: RecordEvent, review_url_output: str) -> dict[str, 
     } | {"outputs": outputs}
 
 
+def _stable(stack_status: str | None) -> bool:
+    try:
+        return status.classify(stack_status) == status.StackState.STABLE
+    except ValueError:
+        return False
+
+
+def _stack_client(event: RecordEvent) -> Any:
+    """CloudFormation in the stage's account, for failed stages (whose result is unknown)."""
+    if event.outcome != "failed":
+        return None
+    try:
+        return sessions.cloudformation(event.stage)
+    except Exception as exc:
+        logger.warning("Could not assume the deploy role for the record", extra={"error": str(exc)})
+        return _Unreadable()
+
+
+class _Unreadable:
+    def describe_stacks(self, **_: Any) -> Any:
+        raise RuntimeError("the deploy role could not be assumed")
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 @event_parser(model=RecordEvent)
 @retryable_throttling
 def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
-    result = record(TABLE, event, SETTINGS.review_url_output)
+    result = record(TABLE, event, SETTINGS.review_url_output, _stack_client(event))
     metrics.add_dimension(name="Stage", value=event.stage.stage)
     metrics.add_metric(name=f"Stage_{event.outcome}", unit=MetricUnit.Count, value=1)
     if result["duration_seconds"] is not None:
