@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install tools test lint demo bench build deploy clean
+.PHONY: install tools test lint asl demo bench build deploy clean
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ lint: install
 	$(BIN)/ruff check functions scripts tests benchmarks
 	$(BIN)/ruff format --check functions scripts tests benchmarks
 	$(BIN)/cfn-lint template.yaml setup/*.yaml
+
+# statemachine/*.asl.json (what template.yaml ships) is built from statemachine/src/.
+asl: install
+	$(BIN)/python scripts/build_asl.py
 
 demo: install
 	$(BIN)/stackrelay local demo
