@@ -24,6 +24,7 @@ from stackrelay_cli.errors import (
     ERROR_EXIT,
     EXIT_FAILED,
     EXIT_INVALID,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     CliError,
 )
@@ -258,10 +259,80 @@ def pending(session: boto3.Session, args: Namespace) -> int:
     return EXIT_OK
 
 
+APPROVE_POLL = float(os.environ.get("STACKRELAY_APPROVE_POLL", "10"))
+
+
+def _release_ended(session: boto3.Session, execution_arn: str | None) -> str | None:
+    """The release's final status if it ended (nothing left to approve), else None."""
+    if not execution_arn:
+        return None
+    try:
+        found = session.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    except ClientError:
+        return None  # not allowed or not found: keep waiting on the approval alone
+    return None if found["status"] == "RUNNING" else str(found["status"])
+
+
+def wait_for_approval(
+    session: boto3.Session,
+    function: str,
+    key: dict[str, Any],
+    wait: float,
+    execution_arn: str | None = None,
+    poll: float | None = None,
+) -> dict[str, Any]:
+    """The approval's ``show`` view, waiting up to ``wait`` seconds for it to exist.
+
+    An approve job clicked seconds after the release finds no approval yet: the prod
+    change set is created after staging deploys. It polls (printing progress on stderr)
+    until the approval exists, the release ends without one, or ``wait`` runs out.
+    """
+    poll = APPROVE_POLL if poll is None else poll
+    started = time.monotonic()
+    where = f"{key['app']} pipeline {key['pipeline_id']} ({key['stage']})"
+    while True:
+        try:
+            return dict(invoke(session, function, {"action": "show", **key})["approval"])
+        except CliError as exc:
+            if exc.code != EXIT_NOT_FOUND:
+                raise
+            waited = time.monotonic() - started
+            if waited >= wait:
+                if wait:
+                    raise CliError(
+                        f"No approval for {where} after waiting {wait:.0f} s: the release has "
+                        "not reached the approval yet. Run this job again later (or raise "
+                        "--wait / STACKRELAY_APPROVE_WAIT); `stackrelay pending` lists what "
+                        "waits.",
+                        EXIT_NOT_FOUND,
+                    ) from None
+                raise
+            ended = _release_ended(session, execution_arn)
+            if ended is not None:
+                raise CliError(
+                    f"The release {execution_arn.rsplit(':', 1)[-1] if execution_arn else ''} "
+                    f"ended {ended} before {key['stage']} waited for approval: there is "
+                    "nothing to approve. `stackrelay status` shows why.",
+                    EXIT_NOT_FOUND,
+                ) from None
+            render.errors.print(
+                f"waiting for the {key['stage']} change set of {key['app']} pipeline "
+                f"{key['pipeline_id']} to wait for approval ({waited:.0f} s of {wait:.0f} s)",
+                soft_wrap=True,
+            )
+            time.sleep(max(0.0, min(poll, wait - waited)))
+
+
 def decide(session: boto3.Session, args: Namespace, action: str) -> int:
     orch = resolve(session, need=("approval_function",))
     base = {"app": args.app, "pipeline_id": args.pipeline_id, "stage": args.stage}
-    shown = invoke(session, orch.approval_function, {"action": "show", **base})["approval"]
+    shown = wait_for_approval(
+        session,
+        orch.approval_function,
+        base,
+        wait=getattr(args, "wait", 0) or 0,
+        execution_arn=os.environ.get("STACKRELAY_EXECUTION_ARN"),
+    )
     if not args.json:
         render.console.print(
             f"[bold]{shown['stack']}[/] in {shown['account']} "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from argparse import Namespace
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stackrelay_cli import commands, progress, render
-from stackrelay_cli.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, CliError
+from stackrelay_cli.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INVALID, EXIT_OK, CliError
 from stackrelay_cli.orchestrator import Orchestrator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,9 +115,66 @@ def run(args: Namespace) -> int:
         from stackrelay_local.__main__ import main as serve
 
         return int(serve(["up", "--port", str(args.port)]) or 0)
+    gitlab = GitLabTarget.from_args(args)
     if args.local_command == "release":
-        return release(Path(args.app), args.name, args.stack_seconds, args.json)
-    return demo(args.stack_seconds, args.json)
+        return release(Path(args.app), args.name, args.stack_seconds, args.json, gitlab)
+    return demo(args.stack_seconds, args.json, gitlab)
+
+
+# -- reporting to GitLab -----------------------------------------------------------
+
+GITLAB_TOKEN_ENV = "STACKRELAY_GITLAB_TOKEN"
+GITLAB_SECRET_NAME = "stackrelay/gitlab-token"
+
+
+@dataclass
+class GitLabTarget:
+    """``--gitlab-url`` and the token from STACKRELAY_GITLAB_TOKEN (never printed)."""
+
+    url: str
+    token: str = field(repr=False)
+
+    @classmethod
+    def from_args(cls, args: Namespace) -> GitLabTarget | None:
+        url = getattr(args, "gitlab_url", None)
+        if not url:
+            return None
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
+            raise CliError(
+                f"--gitlab-url {url!r} is not an http(s) URL (e.g. https://gitlab.example.com).",
+                EXIT_INVALID,
+            )
+        token = os.environ.get(GITLAB_TOKEN_ENV, "").strip()
+        if not token:
+            raise CliError(
+                f"--gitlab-url needs a GitLab access token (scope api) in {GITLAB_TOKEN_ENV}.",
+                EXIT_CONFIG,
+            )
+        return cls(url=url.rstrip("/"), token=token)
+
+    def parameters(self, engine: Any) -> dict[str, str]:
+        """Store the token in the engine's Secrets Manager; the orchestrator's parameters."""
+        secrets = engine.client("secretsmanager")
+        try:
+            arn = secrets.create_secret(Name=GITLAB_SECRET_NAME, SecretString=self.token)["ARN"]
+        except secrets.exceptions.ResourceExistsException:
+            arn = secrets.put_secret_value(SecretId=GITLAB_SECRET_NAME, SecretString=self.token)[
+                "ARN"
+            ]
+        return {"GitLabUrl": self.url, "GitLabTokenSecretArn": arn}
+
+    def summary(self, engine: Any) -> dict[str, Any]:
+        """Wait for the reports still under way; what reached the reporter."""
+        events = engine.events
+        events.wait_idle(timeout=120)
+        deliveries = events.deliveries(source="stackrelay", target="*ReportGitLab*")
+        outcomes = [d.outcome for d in deliveries]
+        return {
+            "url": self.url,
+            "events": len(outcomes),
+            "delivered": outcomes.count("delivered"),
+            "failed": len(outcomes) - outcomes.count("delivered"),
+        }
 
 
 # -- the story ---------------------------------------------------------------------
@@ -238,11 +296,21 @@ class Release:
         self.say(f"approved {stage}")
 
 
-def _finish(release: Release, started: float, as_json: bool) -> int:
+def _finish(
+    release: Release, started: float, as_json: bool, gitlab: dict[str, Any] | None = None
+) -> int:
     rows = release.finished
     if as_json:
-        render.emit_json({"app": release.app, "stages": rows})
+        render.emit_json(
+            {"app": release.app, "stages": rows, **({"gitlab": gitlab} if gitlab else {})}
+        )
     else:
+        if gitlab:
+            render.console.print(
+                f"GitLab ({gitlab['url']}): {gitlab['delivered']} of {gitlab['events']} "
+                "StackRelay events reported by the orchestrator's reporter"
+                + (f", {gitlab['failed']} not delivered" if gitlab["failed"] else "")
+            )
         render.console.print(
             render.records_table(
                 rows,
@@ -256,7 +324,13 @@ def _finish(release: Release, started: float, as_json: bool) -> int:
     return EXIT_OK
 
 
-def release(app_dir: Path, name: str | None, stack_seconds: float, as_json: bool) -> int:
+def release(
+    app_dir: Path,
+    name: str | None,
+    stack_seconds: float,
+    as_json: bool,
+    gitlab: GitLabTarget | None = None,
+) -> int:
     """Release any SAM app folder: review, staging, prod (approved), teardown."""
     from stackrelay import templates
     from stackrelay.naming import slug
@@ -278,10 +352,12 @@ def release(app_dir: Path, name: str | None, stack_seconds: float, as_json: bool
     if url_output:
         parameters["ReviewUrlOutput"] = url_output
     with _engine(stack_seconds) as engine:
+        if gitlab is not None:
+            parameters.update(gitlab.parameters(engine))
         local = bootstrap(engine, parameters=parameters, say=lambda t: None)
         r = Release(local=local, app_dir=app_dir, app=app, quiet=as_json)
         run_story(r)
-        return _finish(r, started, as_json)
+        return _finish(r, started, as_json, gitlab and gitlab.summary(engine))
 
 
 def _url_output(template: dict[str, Any]) -> str | None:
@@ -294,7 +370,7 @@ def _url_output(template: dict[str, Any]) -> str | None:
     return None
 
 
-def demo(stack_seconds: float, as_json: bool) -> int:
+def demo(stack_seconds: float, as_json: bool, gitlab: GitLabTarget | None = None) -> int:
     started = time.time()
     with _engine(stack_seconds) as engine:
         say = (
@@ -307,12 +383,13 @@ def demo(stack_seconds: float, as_json: bool) -> int:
                 "[bold]StackRelay demo[/]: AWS in this process (an orchestrator "
                 "account and dev, staging, prod), simulated time."
             )
-        local = bootstrap(engine, say=say)
+        parameters = gitlab.parameters(engine) if gitlab is not None else None
+        local = bootstrap(engine, parameters=parameters, say=say)
         r = Release(
             local=local, app_dir=ROOT / "examples" / "aws-news", app="aws-news", quiet=as_json
         )
         run_story(r)
-        return _finish(r, started, as_json)
+        return _finish(r, started, as_json, gitlab and gitlab.summary(engine))
 
 
 def run_story(r: Release) -> None:

@@ -22,6 +22,17 @@ EXIT_CODES_HELP = """exit codes:
   5 already decided   6 expired   7 stale change set   8 invalid input   9 refused"""
 
 
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 86400 seconds")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -107,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--approver", help="who decides (default GITLAB_USER_LOGIN)")
         p.add_argument("--job-url", dest="job_url", help="(default CI_JOB_URL)")
         p.add_argument("--reason", help="why (recorded with the decision)")
+        p.add_argument(
+            "--wait",
+            type=_seconds,
+            default=0,
+            metavar="SECONDS",
+            help="if the change set is not waiting for approval yet (clicked early), wait up "
+            "to SECONDS for it, with progress (default 0: do not wait)",
+        )
 
     p = command("teardown", "Delete a branch's review stack.")
     p.add_argument("--app", required=True)
@@ -151,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     lp = local.add_parser("demo", help="The whole story on the sample app (make demo).")
     _common(lp)
     lp.add_argument("--stack-seconds", type=float, default=90.0)
+    for name in ("release", "demo"):
+        local.choices[name].add_argument(
+            "--gitlab-url",
+            metavar="URL",
+            help="report to this GitLab (commit statuses, environments, the approval note) "
+            "with the token in STACKRELAY_GITLAB_TOKEN",
+        )
     return parser
 
 

@@ -128,7 +128,7 @@ class Pipeline:
         _git(self.root, "update-ref", f"refs/remotes/origin/{branch}", "HEAD")
         _git(self.root, "symbolic-ref", "refs/remotes/origin/HEAD", f"refs/remotes/origin/{branch}")
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _command(self, *args: str) -> tuple[list[str], dict[str, str]]:
         command = [self.tool, *args]
         for name, value in self.variables.items():
             command += ["--variable", f"{name}={value}"]
@@ -140,13 +140,17 @@ class Pipeline:
         env.pop("VIRTUAL_ENV", None)
         if self.path:
             env["PATH"] = self.path
+        return command, {**env, "FORCE_COLOR": "0", "NO_COLOR": "1"}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command, env = self._command(*args)
         done = subprocess.run(
             command,
             cwd=self.root,
             capture_output=True,
             text=True,
             timeout=300,
-            env={**env, "FORCE_COLOR": "0", "NO_COLOR": "1"},
+            env=env,
             check=False,
         )
         if check and done.returncode != 0:
@@ -171,13 +175,77 @@ class Pipeline:
             check=check,
         )
 
+    def start_job(self, job: str) -> RunningJob:
+        """One job in shell mode, in the background: read its output as it comes."""
+        command, env = self._command(
+            "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source", job
+        )
+        proc = subprocess.Popen(
+            command,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        return RunningJob(proc)
+
+    def head(self) -> str:
+        return _git(self.root, "rev-parse", "HEAD")
+
     def commit(self, message: str) -> None:
-        _git(self.root, "commit", "-q", "-a", "-m", message)
+        """Commit every change, new files included."""
+        _git(self.root, "add", "-A")
+        _git(self.root, "commit", "-q", "-m", message)
 
     def dotenv(self, job: str) -> dict[str, str]:
         path = self.root / ".gitlab-ci-local" / "builds" / job / "stackrelay.env"
         pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
         return dict(pairs)
+
+
+class RunningJob:
+    """A gitlab-ci-local run in the background; its output lines, read by a thread."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 180) -> None:
+        """Block until ``text`` is in the output (bounded; fails if the job ends first)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: text in "".join(self.lines) or not self._reader.is_alive(), timeout
+            )
+            if text not in "".join(self.lines):
+                raise AssertionError(f"{text!r} not in the job's output:\n{''.join(self.lines)}")
+
+    def finish(self, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Wait for the job to end (killed after ``timeout``); its exit code and output."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=10)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, self.output, "")
 
 
 def make_project(root: Path, tool: str) -> Pipeline:

@@ -7,8 +7,21 @@ from typing import Any
 import pytest
 from ci_harness import Pipeline
 
-FEATURE_JOBS = {"unit-tests": "on_success", "review": "on_success", "stop-review": "manual"}
+# What the template gives every branch before deploying (each on unless turned off).
+CHECK_JOBS = {
+    "stackrelay-lint": "on_success",
+    "stackrelay-unit-tests": "on_success",
+    "stackrelay-pip-audit": "on_success",
+    "stackrelay-npm-audit": "on_success",
+}
+FEATURE_JOBS = {
+    **CHECK_JOBS,
+    "unit-tests": "on_success",
+    "review": "on_success",
+    "stop-review": "manual",
+}
 DEFAULT_BRANCH_JOBS = {
+    **CHECK_JOBS,
     "unit-tests": "on_success",
     "dependency-scan": "on_success",
     "release": "on_success",
@@ -45,3 +58,27 @@ def test_pipeline_other_default_branch_follows_origin_head(project: Pipeline) ->
     assert _active(project.jobs()) == DEFAULT_BRANCH_JOBS
     project.checkout("main")
     assert _active(project.jobs()) == FEATURE_JOBS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variable", "gone"),
+    [
+        ("STACKRELAY_LINT", {"stackrelay-lint"}),
+        ("STACKRELAY_TESTS", {"stackrelay-unit-tests"}),
+        ("STACKRELAY_DEPENDENCY_SCAN", {"stackrelay-pip-audit", "stackrelay-npm-audit"}),
+    ],
+)
+def test_pipeline_check_job_turned_off_by_its_variable(
+    project: Pipeline, variable: str, gone: set[str]
+) -> None:
+    project.variables = {variable: "false"}
+    active = _active(project.jobs())
+    assert set(active) == set(DEFAULT_BRANCH_JOBS) - gone
+
+
+@pytest.mark.slow
+def test_pipeline_checks_run_in_test_stage_before_deploy(project: Pipeline) -> None:
+    jobs = project.jobs()
+    assert {jobs[name]["stage"] for name in CHECK_JOBS} == {"test"}
+    assert {jobs[name]["stage"] for name in ("release", "approve-prod")} == {"deploy"}

@@ -11,10 +11,12 @@ once) and look at the stacks in each account.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from typing import Any
 
 import pytest
-from ci_harness import EngineServer, Install, Pipeline
+from ci_harness import REPO, EngineServer, Install, Pipeline
 from stackrelay_cli import progress
 
 pytestmark = pytest.mark.slow
@@ -160,3 +162,61 @@ def test_reject_job_default_branch_leaves_prod_untouched(
         assert after == before  # deployed earlier; the rejected change was not applied
     else:
         assert after in (None, "REVIEW_IN_PROGRESS")  # never created
+
+
+def test_approve_job_clicked_before_prod_waits_then_approves_that_change_set(
+    project: Pipeline, engine_server: EngineServer, rsync: str
+) -> None:
+    """The early click: approve-prod runs before the release has even started."""
+    template = project.root / "examples" / "aws-news" / "template.yaml"
+    template.write_text(template.read_text().replace("Timeout: 10", "Timeout: 12"))
+    project.commit("a change for prod to review")
+    pipeline = _pipeline(project, engine_server, "5501")
+    pipeline.variables.update(STACKRELAY_APPROVE_WAIT="300", STACKRELAY_APPROVE_POLL="0.2")
+    # Given approve-prod is clicked first: no release runs for the pipeline yet
+    job = pipeline.start_job("approve-prod")
+    try:
+        job.wait_for("waiting for the prod change set of aws-news pipeline 5501")
+        # When the pipeline's release starts (what the release job runs) and reaches prod
+        arn = _start_release(pipeline, engine_server, "5501")
+    finally:
+        finished = job.finish()
+    # Then the job waited, showed the summary, and approved: prod is deployed
+    assert "PASS  approve-prod" in finished.stdout, finished.stdout
+    assert "to add" in finished.stdout
+    result, output = _finished(engine_server, arn)
+    assert result["status"] == "SUCCEEDED", result
+    assert [(s["stage"], s["outcome"]) for s in output["stages"]] == [
+        ("staging", "deployed"),
+        ("prod", "deployed"),
+    ]
+
+
+def _start_release(pipeline: Pipeline, server: EngineServer, pipeline_id: str) -> str:
+    """publish + start with this checkout's CLI and the release job's GitLab variables."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CI_", "AWS_"))},
+        **server.variables(),
+        "CI_PROJECT_PATH": "group/aws-news",
+        "CI_COMMIT_BRANCH": "main",
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_SHA": pipeline.head(),
+        "CI_PIPELINE_ID": pipeline_id,
+        "GITLAB_USER_LOGIN": "alice@example.com",
+    }
+    cli = str(REPO / ".venv" / "bin" / "stackrelay")
+    for command in (
+        ["publish", "--app", "aws-news", "--app-dir", "examples/aws-news", "--output", "a.json"],
+        ["start", "--app", "aws-news", "--artifact-file", "a.json", "--json"],
+    ):
+        done = subprocess.run(
+            [cli, *command],
+            cwd=pipeline.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return str(json.loads(done.stdout)["executionArn"])

@@ -66,8 +66,6 @@ def test_template_release_jobs_thin_publish_then_start_without_wait() -> None:
 def test_template_review_environment_stops_through_manual_stop_job() -> None:
     review, stop = _merged(TEMPLATE, "review"), _merged(TEMPLATE, "stop-review")
     assert review["environment"]["name"] == "review/$CI_COMMIT_REF_SLUG"
-    assert review["environment"]["on_stop"] == "stop-review"
-    assert review["environment"]["auto_stop_in"]
     assert stop["environment"] == {"name": "review/$CI_COMMIT_REF_SLUG", "action": "stop"}
     assert stop["rules"][0]["when"] == "manual"
     assert "teardown" in stop["script"][0]
@@ -80,3 +78,21 @@ def test_template_staging_and_production_environments_and_approval_roles() -> No
     assert approve["variables"]["STACKRELAY_ROLE"] == reject["variables"]["STACKRELAY_ROLE"]
     assert approve["variables"]["STACKRELAY_ROLE"] == "approve"
     assert [r["when"] for r in approve["rules"] + reject["rules"]] == ["manual", "manual"]
+
+
+@pytest.mark.parametrize("job", ["review", "release", "approve-prod"])
+def test_template_deploy_jobs_only_prepare_their_environment(job: str) -> None:
+    """A job that only starts an execution must not mark the environment deployed, nor
+    point it at the console: the GitLab reporter creates the deployment when the stage
+    really starts, ends it with the stage's real outcome and sets the app's URL."""
+    environment = _merged(TEMPLATE, job)["environment"]
+    assert environment["action"] == "prepare"
+    assert "url" not in environment
+    assert "on_stop" not in environment and "auto_stop_in" not in environment
+
+
+@pytest.mark.parametrize("job", ["approve-prod", "reject-prod"])
+def test_template_decision_jobs_wait_for_an_early_click(job: str) -> None:
+    (line,) = _merged(TEMPLATE, job)["script"]
+    assert '--wait "$STACKRELAY_APPROVE_WAIT"' in line
+    assert float(yaml.safe_load(TEMPLATE.read_text())["variables"]["STACKRELAY_APPROVE_WAIT"]) > 0
