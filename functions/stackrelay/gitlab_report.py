@@ -217,7 +217,7 @@ def plan(detail_type: str, detail: dict[str, Any]) -> Plan:
     target = target_of(detail)
     if isinstance(target, str):
         return Plan(target=None, skipped=target)
-    action = action_of(detail)
+    action = "recover" if detail_type == "Stage Recovered" else action_of(detail)
     console = detail.get("console_url")
     stage_url = _url(console, detail.get("stack_console_url"), detail.get("pipeline_url"))
     where = _where(detail)
@@ -231,6 +231,7 @@ def plan(detail_type: str, detail: dict[str, Any]) -> Plan:
             "Stage Started": ("running", f"{verb} {where}"),
             "Review Torn Down": ("success", f"Deleted {where}"),
             "Stage Deployed": ("success", f"Recovered {where}"),
+            "Stage Recovered": ("success", f"Recovered {where}"),
             "Stage Failed": ("failed", _failure(detail, f"{action} failed")),
             "Stage Rolled Back": ("failed", _failure(detail, f"{action} rolled back")),
         }

@@ -289,7 +289,8 @@ def wait_for_approval(
     """
     poll = APPROVE_POLL if poll is None else poll
     started = time.monotonic()
-    where = f"{key['app']} pipeline {key['pipeline_id']} ({key['stage']})"
+    stage = key.get("stage") or "prod"
+    where = f"{key.get('app')} pipeline {key.get('pipeline_id') or '?'} ({stage})"
     while True:
         try:
             return dict(invoke(session, function, {"action": "show", **key})["approval"])
@@ -311,13 +312,14 @@ def wait_for_approval(
             if ended is not None:
                 raise CliError(
                     f"The release {execution_arn.rsplit(':', 1)[-1] if execution_arn else ''} "
-                    f"ended {ended} before {key['stage']} waited for approval: there is "
+                    f"ended {ended} before {stage} waited for approval: there is "
                     "nothing to approve. `stackrelay status` shows why.",
                     EXIT_NOT_FOUND,
                 ) from None
             render.errors.print(
-                f"waiting for the {key['stage']} change set of {key['app']} pipeline "
-                f"{key['pipeline_id']} to wait for approval ({waited:.0f} s of {wait:.0f} s)",
+                f"waiting for the {stage} change set of {key.get('app')} pipeline "
+                f"{key.get('pipeline_id') or '?'} to wait for approval "
+                f"({waited:.0f} s of {wait:.0f} s)",
                 soft_wrap=True,
             )
             time.sleep(max(0.0, min(poll, wait - waited)))

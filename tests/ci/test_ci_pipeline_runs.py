@@ -11,12 +11,12 @@ once) and look at the stacks in each account.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
-from ci_harness import REPO, EngineServer, Install, Pipeline
+from ci_harness import EngineServer, Install, Pipeline
 from stackrelay_cli import progress
 
 pytestmark = pytest.mark.slow
@@ -165,20 +165,32 @@ def test_reject_job_default_branch_leaves_prod_untouched(
 
 
 def test_approve_job_clicked_before_prod_waits_then_approves_that_change_set(
-    project: Pipeline, engine_server: EngineServer, rsync: str
+    project: Pipeline, engine_server: EngineServer, rsync: str, tmp_path: Path
 ) -> None:
-    """The early click: approve-prod runs before the release has even started."""
+    """The early click: approve-prod runs before the release job has even run."""
     template = project.root / "examples" / "aws-news" / "template.yaml"
     template.write_text(template.read_text().replace("Timeout: 10", "Timeout: 12"))
     project.commit("a change for prod to review")
     pipeline = _pipeline(project, engine_server, "5501")
     pipeline.variables.update(STACKRELAY_APPROVE_WAIT="300", STACKRELAY_APPROVE_POLL="0.2")
-    # Given approve-prod is clicked first: no release runs for the pipeline yet
+    # The release job runs from a second checkout of the same commit (gitlab-ci-local
+    # keeps per-folder state, so two concurrent runs need two folders).
+    shutil.copytree(
+        project.root, tmp_path / "second", ignore=shutil.ignore_patterns(".gitlab-ci-local")
+    )
+    second = Pipeline(
+        root=tmp_path / "second",
+        tool=project.tool,
+        variables=dict(pipeline.variables),
+        path=project.path,
+    )
+    # Given approve-prod is clicked first: nothing runs for the pipeline yet
     job = pipeline.start_job("approve-prod")
     try:
         job.wait_for("waiting for the prod change set of aws-news pipeline 5501")
-        # When the pipeline's release starts (what the release job runs) and reaches prod
-        arn = _start_release(pipeline, engine_server, "5501")
+        # When the pipeline's release job runs, and its execution reaches prod
+        second.run_job("release")
+        arn = second.dotenv("release")["STACKRELAY_EXECUTION_ARN"]
     finally:
         finished = job.finish()
     # Then the job waited, showed the summary, and approved: prod is deployed
@@ -190,33 +202,3 @@ def test_approve_job_clicked_before_prod_waits_then_approves_that_change_set(
         ("staging", "deployed"),
         ("prod", "deployed"),
     ]
-
-
-def _start_release(pipeline: Pipeline, server: EngineServer, pipeline_id: str) -> str:
-    """publish + start with this checkout's CLI and the release job's GitLab variables."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CI_", "AWS_"))},
-        **server.variables(),
-        "CI_PROJECT_PATH": "group/aws-news",
-        "CI_COMMIT_BRANCH": "main",
-        "CI_DEFAULT_BRANCH": "main",
-        "CI_COMMIT_SHA": pipeline.head(),
-        "CI_PIPELINE_ID": pipeline_id,
-        "GITLAB_USER_LOGIN": "alice@example.com",
-    }
-    cli = str(REPO / ".venv" / "bin" / "stackrelay")
-    for command in (
-        ["publish", "--app", "aws-news", "--app-dir", "examples/aws-news", "--output", "a.json"],
-        ["start", "--app", "aws-news", "--artifact-file", "a.json", "--json"],
-    ):
-        done = subprocess.run(
-            [cli, *command],
-            cwd=pipeline.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-    return str(json.loads(done.stdout)["executionArn"])

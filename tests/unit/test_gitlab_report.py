@@ -387,3 +387,10 @@ def test_ledger_in_dynamodb_moves_forward_only_and_keeps_deployment_ids(table: A
     assert (previous["deployment_id"], previous["environment_id"]) == (1000, 100)
     assert ledger.claim("arn:x", "deployment:staging", 3) is None
     assert ledger.claim("arn:y", "deployment:staging", 1) == {}
+
+
+def test_plan_stage_recovered_reports_a_recover_status_without_deployment() -> None:
+    planned = gitlab_report.plan(*event("Stage Recovered", stage="staging"))
+    (status,) = planned.actions
+    assert isinstance(status, Status)
+    assert (status.name, status.state) == ("stackrelay/staging/recover", "success")
