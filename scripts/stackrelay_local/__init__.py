@@ -13,9 +13,11 @@ Public API::
         engine.faults.add(Fault.resource_failed(stack="x", resource="Table", reason="..."))
         engine.wait_execution(arn) -> dict ; engine.wait_parked(arn) -> token
         engine.wait_stack(stack_name, account) -> final status (advances the clock)
+        engine.events.deliveries(...) / .emitted(source) / .wait_idle()  # EventBridge
+        engine.faults.add(Fault.event_lost(stack="sr-*")) / event_delayed / event_duplicated
 
 See the modules: ``engine`` (LocalEngine), ``faults`` (Fault kinds), ``cfn``
-(CloudFormation realism), ``lambda_runtime`` (in-process handlers), ``seams``
+(CloudFormation realism), ``events`` (EventBridge delivery, service events), ``lambda_runtime`` (in-process handlers), ``seams``
 (every moto internal touched), ``server`` (``python -m stackrelay_local up``)
 and ``remote`` (RemoteEngine, the same API over HTTP).
 """

@@ -77,13 +77,32 @@ class PendingChangeSet:
     original: dict[str, Any] = field(default_factory=dict)  # as submitted (TemplateStage Original)
 
 
+class _Operations(dict[str, Operation]):
+    """Stack id -> its current operation. Storing an operation announces every
+    status transition of its timeline as a "CloudFormation Stack Status Change"
+    event at its simulated instant (stackrelay_local.events), so no operation
+    added here can forget to emit."""
+
+    def __init__(self, realism: CloudFormationRealism) -> None:
+        super().__init__()
+        self._realism = realism
+
+    def __setitem__(self, stack_id: str, operation: Operation) -> None:
+        super().__setitem__(stack_id, operation)
+        token = self._realism.request_tokens.pop(stack_id, None) or ""
+        for instant, status in operation.timeline:
+            self._realism.runtime.events.stack_status(stack_id, status, instant, token)
+
+
 class CloudFormationRealism:
     """Timelines, events and refusals for every account's CloudFormation."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.lock = threading.RLock()
-        self.operations: dict[str, Operation] = {}
+        self.request_tokens: dict[str, str] = {}
+        """ClientRequestToken of the operation being started, by stack id (events carry it)."""
+        self.operations: dict[str, Operation] = _Operations(self)
         self.deployed: dict[str, Deployed] = {}
         self.change_sets: dict[str, PendingChangeSet] = {}
         self.stack_seconds: dict[str, float] = {}
@@ -284,6 +303,10 @@ class CloudFormationRealism:
                 event.timestamp = to_datetime(now)
             if direct:
                 stack.events.clear()
+            else:
+                self.runtime.events.stack_status(
+                    stack_id, "REVIEW_IN_PROGRESS", now, reason="User Initiated"
+                )
         physical = seams.physical_ids(stack)
         cs.changes = diff_resources(deployed.template if deployed else {}, processed, physical)
         fault = (
@@ -332,7 +355,12 @@ class CloudFormationRealism:
             )
 
     def execute_change_set(
-        self, backend: Any, account: str, cs_ref: str, stack_name: str | None
+        self,
+        backend: Any,
+        account: str,
+        cs_ref: str,
+        stack_name: str | None,
+        token: str | None = None,
     ) -> None:
         self.settle(backend)
         cs = seams.find_change_set(backend, cs_ref, stack_name)
@@ -377,6 +405,7 @@ class CloudFormationRealism:
             ):
                 other.execution_status = "OBSOLETE"
         cs.execution_status = "EXECUTE_IN_PROGRESS"
+        self.request_tokens[stack.stack_id] = token or ""
         self.add_event(stack, start, f"{verb}_IN_PROGRESS", reason="User Initiated")
         if failure is None:
             self._succeed(backend, stack, cs, pending, changes, verb, start, end)
@@ -517,7 +546,7 @@ class CloudFormationRealism:
             request, ChangeSetType="CREATE", ChangeSetName=f"sr-direct-{uuid.uuid4().hex}"
         )
         cs_id, stack_id, _ = self.create_change_set(backend, account, region, request, direct=True)
-        self.execute_change_set(backend, account, cs_id, None)
+        self.execute_change_set(backend, account, cs_id, None, request.get("ClientRequestToken"))
         backend.change_sets.pop(cs_id, None)
         return stack_id
 
@@ -531,11 +560,13 @@ class CloudFormationRealism:
         if not has_changes:
             backend.change_sets.pop(cs_id, None)
             raise seams.cfn_validation_error("No updates are to be performed.")
-        self.execute_change_set(backend, account, cs_id, None)
+        self.execute_change_set(backend, account, cs_id, None, request.get("ClientRequestToken"))
         backend.change_sets.pop(cs_id, None)
         return stack_id
 
-    def delete_stack(self, backend: Any, account: str, name_or_id: str) -> None:
+    def delete_stack(
+        self, backend: Any, account: str, name_or_id: str, token: str | None = None
+    ) -> None:
         self.settle(backend)
         stack = seams.live_stack(backend, name_or_id)
         if stack is None or stack.status in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE"):
@@ -556,6 +587,7 @@ class CloudFormationRealism:
             for lid, r in (deployed.template.get("Resources") or {}).items()
         ]
         self.add_event(stack, start, "DELETE_IN_PROGRESS", reason="User Initiated")
+        self.request_tokens[stack.stack_id] = token or ""
         fault = self.runtime.faults.take(DELETE_FAILED, stack=stack.name, account=account)
         if fault is not None:
             target = fault.resource or (resources[0][0] if resources else stack.name)
@@ -637,7 +669,9 @@ class CloudFormationRealism:
         stack.enable_termination_protection = enabled
         return str(stack.stack_id)
 
-    def continue_update_rollback(self, backend: Any, name_or_id: str, skip: list[str]) -> None:
+    def continue_update_rollback(
+        self, backend: Any, name_or_id: str, skip: list[str], token: str | None = None
+    ) -> None:
         self.settle(backend)
         stack = seams.live_stack(backend, name_or_id)
         if stack is None:
@@ -651,6 +685,7 @@ class CloudFormationRealism:
         start = self.now()
         end = start + self.duration(stack.name)
         self.add_event(stack, start, "UPDATE_ROLLBACK_IN_PROGRESS", reason="User Initiated")
+        self.request_tokens[stack.stack_id] = token or ""
         types = {
             lid: r.get("Type", "")
             for lid, r in (

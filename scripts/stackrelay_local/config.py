@@ -24,6 +24,9 @@ class EngineConfig:
     change_set_seconds: float = 5.0
     echo_lambda_logs: bool = False
     """Also print what handlers write (it always goes to CloudWatch Logs)."""
+    event_latency_seconds: float = 0.5
+    """Simulated time from an event reaching a bus to each rule target receiving it
+    (per hop: a cross-account forward adds it again). EventBridge's typical latency."""
 
     def account_id(self, account: str | None) -> str:
         """Resolve "orchestrator", a stage name or a 12-digit id to an account id."""
@@ -45,6 +48,7 @@ class EngineConfig:
             "stack_seconds": self.stack_seconds,
             "change_set_seconds": self.change_set_seconds,
             "echo_lambda_logs": self.echo_lambda_logs,
+            "event_latency_seconds": self.event_latency_seconds,
         }
 
     @classmethod

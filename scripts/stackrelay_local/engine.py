@@ -176,6 +176,7 @@ class LocalEngine(_EngineOps):
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.runtime = Runtime(config or EngineConfig())
         self.faults = Faults(self.runtime.faults, self.runtime.config)
+        self.events = self.runtime.events
         self._mock: Any = None
 
     def start(self) -> LocalEngine:

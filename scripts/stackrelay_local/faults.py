@@ -21,6 +21,10 @@ DELETE_FAILED = "delete_failed"
 THROTTLE = "throttle"
 LAMBDA_CRASH = "lambda_crash"
 LAMBDA_TIMEOUT = "lambda_timeout"
+EVENT_LOST = "event_lost"
+EVENT_DELAYED = "event_delayed"
+EVENT_DUPLICATED = "event_duplicated"
+EVENT_KINDS = (EVENT_LOST, EVENT_DELAYED, EVENT_DUPLICATED)
 
 
 @dataclass
@@ -39,6 +43,10 @@ class Fault:
     error_type: str = "RuntimeError"
     message: str = "Injected crash"
     times: int | None = None
+    source: str | None = None
+    detail_type: str | None = None
+    target: str | None = None
+    seconds: float = 0.0
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -137,6 +145,84 @@ class Fault:
     ) -> Fault:
         return cls(LAMBDA_TIMEOUT, function=function, times=times, account=account)
 
+    @classmethod
+    def event_lost(
+        cls,
+        source: str | None = None,
+        detail_type: str | None = None,
+        stack: str | None = None,
+        account: str | None = None,
+        target: str | None = None,
+        share: float = 1.0,
+        seed: int = 7,
+        times: int | None = None,
+    ) -> Fault:
+        """EventBridge never delivers the matching events to the matching targets.
+
+        Applies per delivery to a rule target (an event forwarded to another
+        bus is one delivery, and each target on that bus is another):
+        ``account`` is the account of the bus whose rule delivers, ``target``
+        a glob over the target ARN, ``stack`` a glob over the stack name an
+        event is about (a CloudFormation event's stack-id, or ``detail.stack``).
+        """
+        return cls(
+            EVENT_LOST,
+            source=source,
+            detail_type=detail_type,
+            stack=stack,
+            account=account,
+            target=target,
+            share=share,
+            seed=seed,
+            times=times,
+        )
+
+    @classmethod
+    def event_delayed(
+        cls,
+        seconds: float,
+        source: str | None = None,
+        detail_type: str | None = None,
+        stack: str | None = None,
+        account: str | None = None,
+        target: str | None = None,
+        times: int | None = None,
+    ) -> Fault:
+        """Matching deliveries arrive ``seconds`` (simulated) later than usual."""
+        return cls(
+            EVENT_DELAYED,
+            seconds=seconds,
+            source=source,
+            detail_type=detail_type,
+            stack=stack,
+            account=account,
+            target=target,
+            times=times,
+        )
+
+    @classmethod
+    def event_duplicated(
+        cls,
+        source: str | None = None,
+        detail_type: str | None = None,
+        stack: str | None = None,
+        account: str | None = None,
+        target: str | None = None,
+        seconds: float = 1.0,
+        times: int | None = None,
+    ) -> Fault:
+        """Matching deliveries arrive twice (the copy ``seconds`` later): at-least-once."""
+        return cls(
+            EVENT_DUPLICATED,
+            seconds=seconds,
+            source=source,
+            detail_type=detail_type,
+            stack=stack,
+            account=account,
+            target=target,
+            times=times,
+        )
+
     # -- wire form (RemoteEngine) ------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -151,14 +237,24 @@ class Fault:
     def matches(self, kind: str, **where: str | None) -> bool:
         if kind != self.kind:
             return False
-        for name in ("stack", "account", "resource", "service", "operation", "function"):
+        for name in (
+            "stack",
+            "account",
+            "resource",
+            "service",
+            "operation",
+            "function",
+            "source",
+            "detail_type",
+            "target",
+        ):
             pattern = getattr(self, name)
             if pattern is None or name not in where:
                 continue
             value = where[name]
             if value is None:
                 return False
-            if name in ("stack", "function"):
+            if name in ("stack", "function", "target"):
                 if not fnmatchcase(value, pattern):
                     return False
             elif name == "operation":
@@ -196,7 +292,7 @@ class FaultBook:
             for fault in self._faults:
                 if not fault.matches(kind, **where):
                     continue
-                if kind == THROTTLE and fault._rng.random() >= fault.share:
+                if kind in (THROTTLE, EVENT_LOST) and fault._rng.random() >= fault.share:
                     return None
                 if fault.times is not None:
                     fault.times -= 1

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from stackrelay_local.config import EngineConfig
+from stackrelay_local.events import Delivery
 from stackrelay_local.faults import Fault
 
 FAKE_KEY = "testing"
@@ -71,6 +72,44 @@ class RemoteFaults:
         return [Fault.from_dict(f) for f in self._control.call("GET", "faults")["faults"]]
 
 
+class RemoteEvents:
+    """``engine.events`` over HTTP: the delivery log and idle waits."""
+
+    def __init__(self, control: _Control) -> None:
+        self._control = control
+
+    def deliveries(
+        self,
+        source: str | None = None,
+        detail_type: str | None = None,
+        target: str | None = None,
+        outcome: str | None = None,
+    ) -> list[Delivery]:
+        filters = {
+            k: v
+            for k, v in {
+                "source": source,
+                "detail_type": detail_type,
+                "target": target,
+                "outcome": outcome,
+            }.items()
+            if v is not None
+        }
+        route = "events/deliveries"
+        if filters:
+            route += "?" + urllib.parse.urlencode(filters)
+        return [Delivery(**d) for d in self._control.call("GET", route)["deliveries"]]
+
+    def emitted(self, source: str | None = None) -> list[dict[str, Any]]:
+        route = "events/emitted"
+        if source is not None:
+            route += "?" + urllib.parse.urlencode({"source": source})
+        return list(self._control.call("GET", route)["events"])
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        return bool(self._control.call("POST", "events/wait-idle", {"timeout": timeout})["idle"])
+
+
 class RemoteEngine:
     """Same clock/faults/deploy_app/session/client/wait_* as LocalEngine, over HTTP."""
 
@@ -79,6 +118,7 @@ class RemoteEngine:
         self._control = _Control(self.endpoint_url)
         self.clock = RemoteClock(self._control)
         self.faults = RemoteFaults(self._control)
+        self.events = RemoteEvents(self._control)
         self._config: EngineConfig | None = None
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}

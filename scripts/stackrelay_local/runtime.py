@@ -19,6 +19,7 @@ from stackrelay_local import seams
 from stackrelay_local.cfn import CloudFormationRealism
 from stackrelay_local.clock import SimClock
 from stackrelay_local.config import EngineConfig
+from stackrelay_local.events import EventBridge
 from stackrelay_local.faults import THROTTLE, FaultBook
 from stackrelay_local.lambda_runtime import LambdaRunner
 from stackrelay_local.provisioning import Provisioning
@@ -70,6 +71,7 @@ class Runtime:
         self.provisioning = Provisioning()
         self.cfn = CloudFormationRealism(self)
         self.parked = ParkedExecutions()
+        self.events = EventBridge(self)
         self.stopping = threading.Event()
         self._credentials: dict[str, dict[str, str]] = {}
         self._cred_lock = threading.Lock()
@@ -85,6 +87,7 @@ class Runtime:
 
     def uninstall(self) -> None:
         self.stopping.set()
+        self.events.stop()
         if self._patcher is not None:
             self._patcher.undo()
             self._patcher = None
@@ -169,5 +172,5 @@ class Runtime:
             warnings.filterwarnings("ignore", message=r"Exception\(", category=UserWarning)
             return original(response)
 
-    def settle_account(self, account_id: str) -> None:
-        self.cfn.settle(seams.cfn_backend(account_id, self.config.region))
+    def settle_account(self, account_id: str, region: str | None = None) -> None:
+        self.cfn.settle(seams.cfn_backend(account_id, region or self.config.region))

@@ -250,6 +250,51 @@ SEAMS: dict[str, Seam] = {
         "moto.s3.exceptions:S3ClientError",
         "S3's serialisable error (SlowDown for throttling faults)",
     ),
+    "events_send_to_targets": Seam(
+        "moto.events.models:Rule.send_to_targets",
+        "moto delivers only to logs/SQS/archives/API destinations/buses (losing the sender "
+        "account) and raises NotImplementedError for Lambda, SNS and Step Functions targets; "
+        "we deliver asynchronously on the simulated clock (stackrelay_local.events). Reads "
+        "Rule.state, event_pattern.matches_event(), targets, account_id, arn",
+        ("self", "original_event", "transform_input"),
+    ),
+    "events_backends": Seam(
+        "moto.events.models:events_backends",
+        "read: backend.event_buses[name].rules / .policy / .arn, to put AWS service events on "
+        "default buses and forward to buses in other accounts",
+    ),
+    "events_input_transformer": Seam(
+        "moto.events.utils:EventTemplateParser.parse",
+        "InputTransformer for the targets we deliver to",
+        ("input_template", "input_paths_map", "event"),
+    ),
+    "lambda_backend": Seam(
+        "moto.awslambda.utils:get_backend",
+        "Lambda targets: get_function(name, qualifier), .policy.statements, _invoke_lambda",
+        ("account_id", "region"),
+    ),
+    "sns_backends": Seam(
+        "moto.sns.models:sns_backends",
+        "SNS targets: get_topic(arn), publish(message=, arn=) (moto then delivers to SQS and "
+        "Lambda subscriptions)",
+    ),
+    "sqs_backends": Seam(
+        "moto.sqs.models:sqs_backends",
+        "SQS targets: queues, get_queue_attributes(), send_message() (moto's own EventBridge "
+        "delivery drops the event's account field)",
+    ),
+    "sfn_execution_start": Seam(
+        "moto.stepfunctions.parser.backend.execution:Execution.start",
+        "an execution starts: we emit its RUNNING status change event (reads exec_arn, "
+        "state_machine_arn, name, input_data, account_id, region_name)",
+        ("self",),
+    ),
+    "sfn_execution_terminated": Seam(
+        "moto.stepfunctions.parser.backend.execution:BaseExecutionWorkerCommunication.terminated",
+        "an execution ends: we emit its SUCCEEDED/FAILED/TIMED_OUT/ABORTED status change event "
+        "(reads self.execution.exec_status, output, error, cause)",
+        ("self",),
+    ),
     "default_account": Seam("moto.core:DEFAULT_ACCOUNT_ID", "moto's default account id"),
     "user_config": Seam(
         "moto.core.config:default_user_config",
@@ -383,7 +428,7 @@ def install(runtime: Runtime) -> Patcher:
     owner, attr = _owner_and_attr("callback_wait")
 
     def _callback_wait(self: Any, timeout: float | None = None) -> Any:
-        _wait_simulated(runtime, self._notify_event, timeout)
+        _wait_simulated(runtime, self._notify_event, timeout, sleep=True)
         return self._outcome
 
     patcher.set(owner, attr, _callback_wait)
@@ -395,9 +440,13 @@ def install(runtime: Runtime) -> Patcher:
             if self._next_heartbeat_event.is_set():
                 self._next_heartbeat_event.clear()
                 return True
-        return _wait_simulated(runtime, self._next_heartbeat_event, self._heartbeat_seconds)
+        return _wait_simulated(
+            runtime, self._next_heartbeat_event, self._heartbeat_seconds, sleep=True
+        )
 
     patcher.set(owner, attr, _clear_and_wait)
+
+    _install_events(runtime, patcher)
 
     owner, attr = _owner_and_attr("call_action")
     original_call_action = getattr(owner, attr)
@@ -417,8 +466,18 @@ def install(runtime: Runtime) -> Patcher:
     return patcher
 
 
-def _wait_simulated(runtime: Runtime, event: threading.Event, timeout: float | None) -> bool:
-    """Wait for ``event`` until a *simulated* deadline; True if it was set."""
+def _wait_simulated(
+    runtime: Runtime, event: threading.Event, timeout: float | None, sleep: bool = False
+) -> bool:
+    """Wait for ``event`` until a *simulated* deadline; True if it was set.
+
+    ``sleep``: the waiter is an execution parked on a callback. Like a Wait
+    state, it lets simulated time pass, but only up to the next thing the
+    engine has scheduled (a CloudFormation transition, an event delivery)
+    before its own deadline, and never past an event nobody has handled yet.
+    It never moves the clock to its own deadline: an approval nobody answers
+    stays pending until a test or person moves the clock.
+    """
     deadline = None if timeout is None else runtime.clock.now() + float(timeout)
     while True:
         if event.wait(_SLICE):
@@ -427,6 +486,42 @@ def _wait_simulated(runtime: Runtime, event: threading.Event, timeout: float | N
             return event.is_set()
         if deadline is not None and runtime.clock.now() >= deadline:
             return event.is_set()
+        if sleep:
+            wake = runtime.events.next_wakeup()
+            if wake is not None and (deadline is None or wake < deadline):
+                runtime.clock.advance_to(wake)
+
+
+def _install_events(runtime: Runtime, patcher: Patcher) -> None:
+    """EventBridge delivery and Step Functions status events (stackrelay_local.events)."""
+    owner, attr = _owner_and_attr("events_send_to_targets")
+    original_send = getattr(owner, attr)
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        event = dict(original_event)
+        event["time"] = runtime.clock.now()  # moto stamps the wall clock
+        runtime.events.send_to_targets(self, event)
+
+    patcher.set(owner, attr, send_to_targets)
+    runtime.events.start(original_send)
+
+    owner, attr = _owner_and_attr("sfn_execution_start")
+    original_start = getattr(owner, attr)
+
+    def start(self: Any) -> None:
+        runtime.events.execution_started(self)
+        original_start(self)
+
+    patcher.set(owner, attr, start)
+
+    owner, attr = _owner_and_attr("sfn_execution_terminated")
+    original_terminated = getattr(owner, attr)
+
+    def terminated(self: Any) -> None:
+        original_terminated(self)
+        runtime.events.execution_ended(self.execution)
+
+    patcher.set(owner, attr, terminated)
 
 
 def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
@@ -448,6 +543,7 @@ def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
             "NotificationARNs": self._get_param("NotificationARNs", []),
             "RoleARN": self._get_param("RoleARN"),
             "Description": self._get_param("Description"),
+            "ClientRequestToken": self._get_param("ClientRequestToken"),
         }
 
     def create_change_set(self: Any) -> Any:
@@ -462,6 +558,7 @@ def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
             self.current_account,
             self._get_param("ChangeSetName"),
             self._get_param("StackName"),
+            token=self._get_param("ClientRequestToken"),
         )
         return empty_result()
 
@@ -479,7 +576,10 @@ def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
 
     def delete_stack(self: Any) -> Any:
         realism.delete_stack(
-            self.cloudformation_backend, self.current_account, self._get_param("StackName")
+            self.cloudformation_backend,
+            self.current_account,
+            self._get_param("StackName"),
+            token=self._get_param("ClientRequestToken"),
         )
         return empty_result()
 
@@ -492,6 +592,7 @@ def _install_cfn_responses(runtime: Runtime, patcher: Patcher) -> None:
             self.cloudformation_backend,
             self._get_param("StackName"),
             self._get_param("ResourcesToSkip", []),
+            token=self._get_param("ClientRequestToken"),
         )
         return empty_result()
 

@@ -67,6 +67,18 @@ class ServerEngine(_EngineOps):
             }
         if (method, route) == ("GET", "config"):
             return self.config.to_dict()
+        if (method, route) == ("GET", "events/deliveries"):
+            found = self.runtime.events.deliveries(
+                source=query.get("source"),
+                detail_type=query.get("detail_type"),
+                target=query.get("target"),
+                outcome=query.get("outcome"),
+            )
+            return {"deliveries": [d.to_dict() for d in found]}
+        if (method, route) == ("GET", "events/emitted"):
+            return {"events": self.runtime.events.emitted(query.get("source"))}
+        if (method, route) == ("POST", "events/wait-idle"):
+            return {"idle": self.runtime.events.wait_idle(float(body.get("timeout", 30)))}
         if (method, route) == ("GET", "parked"):
             return {"tokens": self.runtime.parked.tokens(query.get("execution_arn", ""))}
         raise KeyError(f"{method} {CONTROL_PREFIX}{route}")

@@ -123,3 +123,37 @@ def test_server_faults_and_clock_through_control_surface(aws_env: str, queue_tem
     assert remote.faults.list() == []
     with pytest.raises(ClientError, match="does not exist"):
         cfn.describe_stacks(StackName="never-made")
+
+
+def test_server_events_delivery_and_lost_fault_through_control_surface(
+    aws_env: str, queue_template: str
+) -> None:
+    remote = RemoteEngine(aws_env)
+    sqs = remote.client("sqs", "prod")
+    url = sqs.create_queue(QueueName="srv-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = remote.client("events", "prod")
+    events.put_rule(Name="srv-cfn", EventPattern=json.dumps({"source": ["aws.cloudformation"]}))
+    events.put_targets(Rule="srv-cfn", Targets=[{"Id": "q", "Arn": queue_arn}])
+    remote.faults.add(Fault.event_lost(stack="srv-events", detail_type=None, times=1))
+    remote.client("cloudformation", "prod").create_stack(
+        StackName="srv-events", TemplateBody=queue_template
+    )
+    assert remote.wait_stack("srv-events", "prod") == "CREATE_COMPLETE"
+    remote.clock.advance(1)
+    assert remote.events.wait_idle(30)
+
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    assert [b["detail"]["status-details"]["status"] for b in bodies] == ["CREATE_COMPLETE"]
+    lost = remote.events.deliveries(outcome="lost")
+    assert [d.target for d in lost] == [queue_arn]
+    emitted = remote.events.emitted(source="aws.cloudformation")
+    assert {e["detail"]["status-details"]["status"] for e in emitted} >= {
+        "CREATE_IN_PROGRESS",
+        "CREATE_COMPLETE",
+    }
