@@ -17,9 +17,10 @@ Public API::
         engine.faults.add(Fault.event_lost(stack="sr-*")) / event_delayed / event_duplicated
 
 See the modules: ``engine`` (LocalEngine), ``faults`` (Fault kinds), ``cfn``
-(CloudFormation realism), ``events`` (EventBridge delivery, service events), ``lambda_runtime`` (in-process handlers), ``seams``
-(every moto internal touched), ``server`` (``python -m stackrelay_local up``)
-and ``remote`` (RemoteEngine, the same API over HTTP).
+(CloudFormation realism), ``events`` (EventBridge delivery, service events),
+``lambda_runtime`` (in-process handlers), ``seams`` (every moto internal touched),
+``server`` (``python -m stackrelay_local up``) and ``remote`` (RemoteEngine, the
+same API over HTTP).
 """
 
 from stackrelay_local.config import EngineConfig

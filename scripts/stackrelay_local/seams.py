@@ -258,6 +258,12 @@ SEAMS: dict[str, Seam] = {
         "Rule.state, event_pattern.matches_event(), targets, account_id, arn",
         ("self", "original_event", "transform_input"),
     ),
+    "events_bus_cfn": Seam(
+        "moto.events.models:EventBus.create_from_cloudformation_json",
+        "AWS::Events::EventBus ignores its Policy property, so a bus made by CloudFormation "
+        "admits no other account; we apply the policy (moto's update re-creates through here)",
+        ("resource_name", "cloudformation_json", "account_id", "region_name"),
+    ),
     "events_backends": Seam(
         "moto.events.models:events_backends",
         "read: backend.event_buses[name].rules / .policy / .arn, to put AWS service events on "
@@ -504,6 +510,41 @@ def _install_events(runtime: Runtime, patcher: Patcher) -> None:
 
     patcher.set(owner, attr, send_to_targets)
     runtime.events.start(original_send)
+
+    owner, attr = _owner_and_attr("events_bus_cfn")
+    original_bus = getattr(owner, attr).__func__
+
+    def create_bus_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        bus = original_bus(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        policy = (cloudformation_json.get("Properties") or {}).get("Policy")
+        if isinstance(policy, str):
+            policy = json.loads(policy)
+        if isinstance(policy, dict):
+            statements = policy.get("Statement") or []
+            if isinstance(statements, dict):
+                statements = [statements]
+            policy = dict(
+                policy,
+                Statement=[
+                    dict(st, Sid=st.get("Sid") or f"Statement{i}")
+                    for i, st in enumerate(statements)
+                ],
+            )
+            resolve("events_backends")[account_id][region_name].put_permission(
+                bus.name, None, None, None, None, json.dumps(policy)
+            )
+        return bus
+
+    patcher.set(owner, attr, classmethod(create_bus_from_cloudformation_json))
 
     owner, attr = _owner_and_attr("sfn_execution_start")
     original_start = getattr(owner, attr)

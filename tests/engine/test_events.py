@@ -541,3 +541,74 @@ def test_bus_admits_deny_wins() -> None:
     }
     assert bus_admits(json.dumps(policy), "111111111111", bus, {})[0] is True
     assert bus_admits(json.dumps(policy), "222222222222", bus, {})[0] is False
+
+
+def test_events_buses_rules_and_policy_from_cloudformation(
+    local_engine: LocalEngine, queue_template: str, tmp_path: Any
+) -> None:
+    """The shape StackRelay's setup uses: a hub bus whose Policy (a CloudFormation
+    property moto ignores) admits dev, and dev's rule with a prefix pattern."""
+    engine = local_engine
+    dev = engine.config.accounts["dev"]
+    hub_template = {
+        "Resources": {
+            "Hub": {
+                "Type": "AWS::Events::EventBus",
+                "Properties": {
+                    "Name": "hub",
+                    "Policy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": f"arn:aws:iam::{dev}:root"},
+                                "Action": "events:PutEvents",
+                                "Resource": "*",
+                            }
+                        ],
+                    },
+                },
+            }
+        }
+    }
+    hub_arn = f"arn:aws:events:us-east-1:{engine.config.orchestrator_account}:event-bus/hub"
+    forward_template = {
+        "Resources": {
+            "Forward": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "EventPattern": {
+                        "source": ["aws.cloudformation"],
+                        "detail": {
+                            "stack-id": [
+                                {"prefix": f"arn:aws:cloudformation:us-east-1:{dev}:stack/sr-"}
+                            ],
+                            "status-details": {"status": ["CREATE_COMPLETE"]},
+                        },
+                    },
+                    "Targets": [{"Id": "hub", "Arn": hub_arn}],
+                },
+            }
+        }
+    }
+    (tmp_path / "hub.json").write_text(json.dumps(hub_template))
+    (tmp_path / "fwd.json").write_text(json.dumps(forward_template))
+    engine.deploy_app(tmp_path / "hub.json", stack_name="hub")
+    engine.deploy_app(tmp_path / "fwd.json", stack_name="fwd", account="dev")
+    url, queue_arn = _queue(engine, "hub-seen")
+    _rule(engine, "on-hub", {"source": ["aws.cloudformation"]}, bus="hub")
+    engine.client("events").put_targets(
+        Rule="on-hub", EventBusName="hub", Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    cfn = engine.client("cloudformation", "dev")
+    cfn.create_stack(StackName="sr-app-dev", TemplateBody=queue_template)
+    cfn.create_stack(StackName="other-app", TemplateBody=queue_template)
+    engine.wait_stack("sr-app-dev", "dev")
+    engine.wait_stack("other-app", "dev")
+    _settle(engine)
+
+    seen = _messages(engine, url)
+    assert [
+        (e["detail"]["stack-id"].split("/")[1], e["detail"]["status-details"]["status"])
+        for e in seen
+    ] == [("sr-app-dev", "CREATE_COMPLETE")]
