@@ -478,11 +478,12 @@ def _wait_simulated(
     """Wait for ``event`` until a *simulated* deadline; True if it was set.
 
     ``sleep``: the waiter is an execution parked on a callback. Like a Wait
-    state, it lets simulated time pass, but only up to the next thing the
-    engine has scheduled (a CloudFormation transition, an event delivery)
-    before its own deadline, and never past an event nobody has handled yet.
-    It never moves the clock to its own deadline: an approval nobody answers
-    stays pending until a test or person moves the clock.
+    state, it lets simulated time pass while the engine has something
+    scheduled (a CloudFormation transition, an event delivery): up to that
+    instant, or to its own deadline if that comes first. Never past an event
+    nobody has handled yet, and never while nothing is scheduled: an approval
+    nobody answers stays pending until a test or person moves the clock
+    (``LocalEngine.wake_parked``).
     """
     deadline = None if timeout is None else runtime.clock.now() + float(timeout)
     while True:
@@ -494,8 +495,8 @@ def _wait_simulated(
             return event.is_set()
         if sleep:
             wake = runtime.events.next_wakeup()
-            if wake is not None and (deadline is None or wake < deadline):
-                runtime.clock.advance_to(wake)
+            if wake is not None:
+                runtime.clock.advance_to(wake if deadline is None else min(wake, deadline))
 
 
 def _install_events(runtime: Runtime, patcher: Patcher) -> None:

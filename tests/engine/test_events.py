@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from typing import Any
 
@@ -441,6 +442,39 @@ def test_events_duplicated_fault_delivers_twice(local_engine: LocalEngine) -> No
     assert len(seen) == 2 and seen[0]["id"] == seen[1]["id"]
 
 
+def _parked_machine(engine: LocalEngine, timeout_seconds: int) -> str:
+    """A state machine that parks on a task token for up to ``timeout_seconds``."""
+    url, _ = _queue(engine, f"unused-{timeout_seconds}")
+    definition = {
+        "StartAt": "Wait For Token",
+        "States": {
+            "Wait For Token": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": url, "MessageBody": {"t.$": "$$.Task.Token"}},
+                "TimeoutSeconds": timeout_seconds,
+                "End": True,
+            }
+        },
+    }
+    return str(
+        engine.client("stepfunctions").create_state_machine(
+            name=f"parked-{timeout_seconds}",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=json.dumps(definition),
+        )["stateMachineArn"]
+    )
+
+
+def _clock_reaches(engine: LocalEngine, instant: float) -> bool:
+    pause = threading.Event()
+    for _ in range(3000):
+        if engine.clock.now() >= instant:
+            return True
+        pause.wait(0.01)
+    return False
+
+
 def test_events_parked_callback_sleeps_until_the_stack_event(
     local_engine: LocalEngine, queue_template: str
 ) -> None:
@@ -448,38 +482,39 @@ def test_events_parked_callback_sleeps_until_the_stack_event(
     transition, so an event-driven wait needs no polling to move the clock."""
     engine = local_engine
     engine.set_stack_seconds(3600)
-    sfn = engine.client("stepfunctions")
-    definition = {
-        "StartAt": "Wait For Token",
-        "States": {
-            "Wait For Token": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {"QueueUrl": "unused", "MessageBody": {"t.$": "$$.Task.Token"}},
-                "TimeoutSeconds": 7200,
-                "End": True,
-            }
-        },
-    }
-    url, _ = _queue(engine, "unused")
-    definition["States"]["Wait For Token"]["Parameters"]["QueueUrl"] = url
-    machine = sfn.create_state_machine(
-        name="parked",
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-        definition=json.dumps(definition),
-    )["stateMachineArn"]
+    machine = _parked_machine(engine, 7200)
     start = engine.clock.now()
     engine.client("cloudformation", "dev").create_stack(
         StackName="sr-long", TemplateBody=queue_template
     )
+    sfn = engine.client("stepfunctions")
     arn = sfn.start_execution(stateMachineArn=machine, name="p", input="{}")["executionArn"]
     token = engine.wait_parked(arn)
 
-    engine.runtime.parked.wait_for(lambda: engine.clock.now() >= start + 3600, 30)
-    assert engine.clock.now() >= start + 3600
-    assert engine.clock.now() < start + 7200  # never past its own deadline by itself
+    assert _clock_reaches(engine, start + 3600)
+    assert engine.events.wait_idle(30)
+    assert engine.clock.now() < start + 7200  # nothing scheduled: never to its own deadline
     sfn.send_task_success(taskToken=token, output="{}")
     assert engine.wait_execution(arn)["status"] == "SUCCEEDED"
+
+
+def test_events_parked_callback_times_out_when_its_deadline_comes_first(
+    local_engine: LocalEngine, queue_template: str
+) -> None:
+    engine = local_engine
+    engine.set_stack_seconds(3600)
+    machine = _parked_machine(engine, 600)
+    start = engine.clock.now()
+    engine.client("cloudformation", "dev").create_stack(
+        StackName="sr-long", TemplateBody=queue_template
+    )
+    sfn = engine.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, name="p", input="{}")["executionArn"]
+
+    result = engine.wait_execution(arn)
+
+    assert (result["status"], result.get("error")) == ("FAILED", "States.Timeout")
+    assert start + 600 <= engine.clock.now() < start + 3600
 
 
 @pytest.mark.parametrize(
