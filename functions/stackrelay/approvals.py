@@ -1,8 +1,17 @@
 """Pending approvals: the task token, kept in the table and never shown.
 
-An approval is keyed by app, pipeline id and stage, and bound to one change
-set by its id and digest. Only :func:`token_of` reads the token; every view
-that leaves this module goes through :func:`public`.
+One approval per waiting execution and stage (``APPROVAL#<execution>`` /
+``<stage>``), bound to one change set by its id and digest. Every write is
+conditional, so an approval is never overwritten: not by another execution
+(the key is the execution, not a pipeline id a caller could name), not by a
+second decision.
+
+A decision goes ``pending`` -> ``deciding`` (who, what, the digest they saw;
+the token stays) -> Step Functions is answered -> ``approved``/``rejected``
+(the token is removed). If the answer fails (throttled, the function dies),
+the item stays ``deciding`` with its token and the same decision can be sent
+again (idempotent), so a decision is never lost. Only :func:`token_of` reads
+the token; every view that leaves this module goes through :func:`public`.
 """
 
 from __future__ import annotations
@@ -12,20 +21,42 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stackrelay import clock
-from stackrelay.errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalNotFound
+from stackrelay.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    ApprovalNotFound,
+    InvalidInput,
+)
 from stackrelay.records import clean, plain
 
 PENDING = "pending"
+DECIDING = "deciding"
 DECIDED = ("approved", "rejected", "expired", "stale")
+OPEN = (PENDING, DECIDING)
 
 
-def key(app: str, pipeline_id: str, stage: str) -> dict[str, str]:
-    return {"pk": f"APPROVAL#{app}#{pipeline_id}", "sk": stage}
+def may_decide(caller: Any) -> bool:
+    """Only a job on a protected branch decides (the release pipeline's approve job).
+
+    With the app's project checked first (:func:`stackrelay.registry.check`), this
+    is what IAM cannot check: the role's trust pins the branch name, this pins
+    GitLab's ``ref_protected`` claim.
+    """
+    return bool(caller.ref_protected and caller.ref_type == "branch")
+
+
+def key(execution: str, stage: str) -> dict[str, str]:
+    return {"pk": f"APPROVAL#{execution}", "sk": stage}
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def store(
     table: Any,
     *,
+    execution: str,
     app: str,
     pipeline_id: str,
     stage: str,
@@ -33,11 +64,16 @@ def store(
     timeout_seconds: int,
     details: dict[str, Any],
 ) -> dict[str, Any]:
-    """Save a waiting approval; returns its public view."""
+    """Save a waiting approval; returns its public view.
+
+    Only a retry of the same task (same execution, stage and change set, still
+    pending) may replace the token: Step Functions waits on the newest one.
+    """
     now = clock.now()
     item = {
-        **key(app, pipeline_id, stage),
+        **key(execution, stage),
         "kind": "approval",
+        "execution": execution,
         "app": app,
         "pipeline_id": pipeline_id,
         "stage": stage,
@@ -47,7 +83,20 @@ def store(
         "expires_at": now + timeout_seconds,
         **details,
     }
-    table.put_item(Item=clean(item))
+    try:
+        table.put_item(
+            Item=clean(item),
+            ConditionExpression="attribute_not_exists(pk) OR (#s = :p AND change_set_id = :cs)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": PENDING, ":cs": details.get("change_set_id")},
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise ApprovalAlreadyDecided(
+                f"Execution {execution} already has a {stage} approval that is not this "
+                "change set's or was decided; it is never overwritten."
+            ) from None
+        raise
     return public(item)
 
 
@@ -56,31 +105,117 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plain(item).items() if k not in ("token", "pk", "sk")}
 
 
-def get(table: Any, app: str, pipeline_id: str, stage: str) -> dict[str, Any]:
-    item = table.get_item(Key=key(app, pipeline_id, stage), ConsistentRead=True).get("Item")
+def _where(item: dict[str, Any]) -> str:
+    return f"{item['app']} pipeline {item['pipeline_id']} ({item['stage']}, {item['execution']})"
+
+
+def get(table: Any, execution: str, stage: str) -> dict[str, Any]:
+    item = table.get_item(Key=key(execution, stage), ConsistentRead=True).get("Item")
     if not item:
         raise ApprovalNotFound(
-            f"No approval for {app} pipeline {pipeline_id} ({stage}). "
+            f"No {stage} approval for execution {execution}. "
             "`stackrelay pending` lists the approvals that are waiting."
         )
-    return plain(item)
+    return dict(plain(item))
+
+
+def find(table: Any, app: str, pipeline_id: str, stage: str) -> dict[str, Any]:
+    """The one open approval of ``app``'s pipeline and stage (by pipeline: CI's view).
+
+    With none open, the newest decided one (so a second decision says who decided).
+    """
+    every = _scan(
+        table,
+        "kind = :k AND app = :a AND pipeline_id = :pl AND sk = :st",
+        {":k": "approval", ":a": app, ":pl": pipeline_id, ":st": stage},
+    )
+    found = [i for i in every if i["status"] in OPEN]
+    if not found and every:
+        return max(every, key=lambda i: i["requested_at"])
+    if not found:
+        raise ApprovalNotFound(
+            f"No {stage} approval is waiting for {app} pipeline {pipeline_id}. "
+            "`stackrelay pending` lists the approvals that are waiting."
+        )
+    if len(found) > 1:
+        names = ", ".join(sorted(i["execution"] for i in found))
+        raise InvalidInput(
+            f"{app} pipeline {pipeline_id} has {len(found)} {stage} approvals waiting "
+            f"({names}): name one with --execution."
+        )
+    return found[0]
 
 
 def check_open(item: dict[str, Any]) -> None:
     """Raise unless the approval can still be decided."""
-    where = f"{item['app']} pipeline {item['pipeline_id']} ({item['stage']})"
-    if item["status"] != PENDING:
+    if item["status"] not in OPEN:
         by = f" by {item['decided_by']}" if item.get("decided_by") else ""
-        raise ApprovalAlreadyDecided(f"The approval for {where} was already {item['status']}{by}.")
+        raise ApprovalAlreadyDecided(
+            f"The approval for {_where(item)} was already {item['status']}{by}."
+        )
     if clock.now() >= item["expires_at"]:
         raise ApprovalExpired(
-            f"The approval for {where} expired at {clock.iso(item['expires_at'])}. "
+            f"The approval for {_where(item)} expired at {clock.iso(item['expires_at'])}. "
             "Run the pipeline again to review a new change set."
         )
 
 
 def token_of(item: dict[str, Any]) -> str:
     return str(item["token"])
+
+
+def claim(
+    table: Any,
+    item: dict[str, Any],
+    decision: str,
+    *,
+    by: str,
+    digest: str,
+    reason: str | None,
+    job_url: str | None,
+) -> dict[str, Any]:
+    """pending -> deciding, once; the same decision by the same person may repeat.
+
+    The token stays until Step Functions has the answer (:func:`settle`).
+    """
+    values: dict[str, Any] = {
+        ":p": PENDING,
+        ":d": DECIDING,
+        ":decision": decision,
+        ":by": by,
+        ":digest": digest,
+        ":t": clean(clock.now()),
+    }
+    update = (
+        "SET #s = :d, #dec = :decision, decided_by = :by, decided_digest = :digest, claimed_at = :t"
+    )
+    for name, value in (("decision_reason", reason), ("decision_job_url", job_url)):
+        if value is not None:
+            update += f", {name} = :{name}"
+            values[f":{name}"] = value
+    try:
+        table.update_item(
+            Key=key(item["execution"], item["stage"]),
+            UpdateExpression=update,
+            ConditionExpression=(
+                "#s = :p OR (#s = :d AND #dec = :decision AND decided_by = :by "
+                "AND decided_digest = :digest)"
+            ),
+            ExpressionAttributeNames={"#s": "status", "#dec": "decision"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            current = get(table, item["execution"], item["stage"])
+            state = current["status"]
+            if state == DECIDING:
+                state = f"being {current.get('decision')}"
+            by_whom = f" by {current['decided_by']}" if current.get("decided_by") else ""
+            raise ApprovalAlreadyDecided(
+                f"The approval for {_where(item)} was already {state}{by_whom}."
+            ) from None
+        raise
+    return get(table, item["execution"], item["stage"])
 
 
 def settle(
@@ -92,64 +227,61 @@ def settle(
     reason: str | None = None,
     job_url: str | None = None,
 ) -> dict[str, Any]:
-    """Move a pending approval to ``status`` once; a second decision fails."""
+    """Move an open approval to ``status`` (removing its token) once."""
     now = clock.now()
-    values = {":s": status, ":p": PENDING, ":t": clean(now)}
-    update = "SET #s = :s, decided_at = :t REMOVE #tok"
-    if by is not None:
-        update = update.replace("REMOVE", ", decided_by = :b REMOVE")
-        values[":b"] = by
-    if reason is not None:
-        update = update.replace("REMOVE", ", decision_reason = :r REMOVE")
-        values[":r"] = reason
-    if job_url is not None:
-        update = update.replace("REMOVE", ", decision_job_url = :j REMOVE")
-        values[":j"] = job_url
+    values: dict[str, Any] = {":s": status, ":p": PENDING, ":d": DECIDING, ":t": clean(now)}
+    update = "SET #s = :s, decided_at = :t"
+    for name, value in (
+        ("decided_by", by),
+        ("decision_reason", reason),
+        ("decision_job_url", job_url),
+    ):
+        if value is not None:
+            update += f", {name} = :{name}"
+            values[f":{name}"] = value
     try:
         table.update_item(
-            Key=key(item["app"], item["pipeline_id"], item["stage"]),
-            UpdateExpression=update,
-            ConditionExpression="#s = :p",
+            Key=key(item["execution"], item["stage"]),
+            UpdateExpression=update + " REMOVE #tok",
+            ConditionExpression="#s IN (:p, :d)",
             ExpressionAttributeNames={"#s": "status", "#tok": "token"},
             ExpressionAttributeValues=values,
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            current = get(table, item["app"], item["pipeline_id"], item["stage"])
+        if _conditional_failed(exc):
+            current = get(table, item["execution"], item["stage"])
             raise ApprovalAlreadyDecided(
-                f"The approval for {item['app']} pipeline {item['pipeline_id']} was already "
-                f"{current['status']}."
+                f"The approval for {_where(item)} was already {current['status']}."
             ) from None
         raise
-    decided = {
-        **item,
-        "status": status,
-        "decided_at": now,
-        "decided_by": by,
-        "decision_reason": reason,
-        "decision_job_url": job_url,
-    }
-    return public(decided)
+    return public(get(table, item["execution"], item["stage"]))
 
 
-def waiting(table: Any, app: str | None = None) -> list[dict[str, Any]]:
-    """Pending approvals (newest first), optionally for one app."""
-    expression = "kind = :k AND #s = :p"
-    values: dict[str, Any] = {":k": "approval", ":p": PENDING}
-    if app:
-        expression += " AND app = :a"
-        values[":a"] = app
+def _scan(table: Any, expression: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "FilterExpression": expression,
-        "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": values,
     }
     while True:
         page = table.scan(**kwargs)
-        items.extend(public(i) for i in page.get("Items", []))
+        items.extend(plain(i) for i in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
-            break
+            return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def waiting(table: Any, app: str | None = None) -> list[dict[str, Any]]:
+    """Open approvals (newest first), optionally for one app."""
+    expression = "kind = :k"
+    values: dict[str, Any] = {":k": "approval"}
+    if app:
+        expression += " AND app = :a"
+        values[":a"] = app
     now = clock.now()
-    return sorted((i for i in items if i["expires_at"] > now), key=lambda i: -i["requested_at"])
+    items = [
+        public(i)
+        for i in _scan(table, expression, values)
+        if i["status"] in OPEN and i["expires_at"] > now
+    ]
+    return sorted(items, key=lambda i: -i["requested_at"])

@@ -20,6 +20,30 @@ class InvalidInput(StackRelayError):
     """The execution input is malformed. Nothing was deployed."""
 
 
+class IdentityRejected(StackRelayError):
+    """The caller's GitLab ID token is missing, forged, expired or for someone else.
+
+    Signature (against the issuer's JWKS), issuer, audience, expiry and not-before
+    are checked; nothing was started or decided.
+    """
+
+
+class AppNotRegistered(StackRelayError):
+    """The app is not registered to any GitLab project (``stackrelay register``)."""
+
+
+class ProjectMismatch(StackRelayError):
+    """The caller's GitLab project is not the one the app is registered to."""
+
+
+class ApproverNotAllowed(StackRelayError):
+    """The approver's job does not run on the protected default branch of the app's project."""
+
+
+class SummaryMismatch(StackRelayError):
+    """The approver saw a different change summary than the one waiting (digest differs)."""
+
+
 class ConfigurationError(StackRelayError):
     """The orchestrator's own configuration is incomplete or wrong."""
 

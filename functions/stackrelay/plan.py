@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput
-from stackrelay.model import DeployRequest
+from stackrelay.model import DeployRequest, Source
 from stackrelay.naming import change_set_name, stack_name
 from stackrelay.sessions import session_name
 
@@ -57,6 +57,21 @@ def template_url(bucket: str, key: str, region: str) -> str:
     return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
 
+def is_release(source: Source, settings: Settings) -> bool:
+    """The one routing rule: release stages only for the protected default branch.
+
+    ``source`` comes from a verified GitLab ID token (the start function is the
+    only principal that may start executions), so this reads GitLab's claims:
+    a branch (not a tag of the same name), protected, and named exactly as the
+    orchestrator's default branch. Anything else deploys a review stack.
+    """
+    return (
+        source.ref_type == "branch"
+        and source.ref_protected
+        and source.ref == settings.default_branch
+    )
+
+
 def build_plan(request: DeployRequest, settings: Settings, execution: str) -> dict[str, Any]:
     """The stages this request deploys, in order, as plain JSON for the ASL."""
     source = request.source
@@ -66,11 +81,11 @@ def build_plan(request: DeployRequest, settings: Settings, execution: str) -> di
             f"orchestrator releases from {settings.default_branch!r}. Change the orchestrator's "
             "DefaultBranch parameter, or the project's default branch."
         )
-    review = source.ref != settings.default_branch
+    review = not is_release(source, settings)
     if request.action == "teardown" and not review:
         raise InvalidInput(
-            f"source.ref: {source.ref!r} is the default branch; teardown only deletes review "
-            "stacks, never staging or prod."
+            f"source.ref: {source.ref!r} is the protected default branch; teardown only "
+            "deletes review stacks, never staging or prod."
         )
     names = ["review"] if review else ["staging", "prod"]
     artifact = request.artifact

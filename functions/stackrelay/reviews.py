@@ -92,6 +92,8 @@ def release_stage(
     source = Source(
         project=f"stackrelay/{app}",
         ref=settings.default_branch,
+        ref_type="branch",
+        ref_protected=True,
         commit=commit,
         pipeline_id=pipeline_id,
     )

@@ -1,68 +1,52 @@
-"""The execution input, built from GitLab's CI variables (or flags).
+"""What a CI job sends to start a deployment: its GitLab ID token and the artifact.
 
-Validated with the core's own model, so an input the CLI sends is one the
-workflow accepts.
+The job's identity (project, ref, pipeline, commit, user) is not sent as
+fields: the start function reads it from the verified token. Validated with the
+core's own model (:class:`stackrelay.model.StartCommand`), so a command the CLI
+sends is one the start function accepts.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from stackrelay.errors import InvalidInput
-from stackrelay.model import DeployRequest, parse_request
-from stackrelay.naming import execution_name
+from stackrelay.model import StartCommand, parse_model
 
-from stackrelay_cli.errors import EXIT_INVALID, CliError
+from stackrelay_cli.errors import EXIT_CONFIG, EXIT_INVALID, CliError
 
-GITLAB = {
-    "project": "CI_PROJECT_PATH",
-    "commit": "CI_COMMIT_SHA",
-    "default_branch": "CI_DEFAULT_BRANCH",
-    "pipeline_id": "CI_PIPELINE_ID",
-    "pipeline_url": "CI_PIPELINE_URL",
-    "job_url": "CI_JOB_URL",
-    "user": "GITLAB_USER_LOGIN",
-}
+TOKEN_VARIABLE = "STACKRELAY_IDENTITY_TOKEN"
+"""The id_tokens: variable holding the StackRelay-audience token (ci/stackrelay.gitlab-ci.yml)."""
 
 
-def source_from(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``source`` from flags first, then GitLab's variables."""
+def identity_token(token_file: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The job's StackRelay ID token: from ``--id-token-file`` or STACKRELAY_IDENTITY_TOKEN."""
     env = os.environ if env is None else env
-    source: dict[str, Any] = {}
-    for name, var in GITLAB.items():
-        value = flags.get(name) or env.get(var)
-        if value:
-            source[name] = value
-    ref = flags.get("ref") or env.get("CI_COMMIT_BRANCH") or env.get("CI_COMMIT_REF_NAME")
-    if ref:
-        source["ref"] = ref
-    return source
+    if token_file:
+        path = Path(token_file)
+        if not path.is_file():
+            raise CliError(f"{path}: no such ID token file.", EXIT_CONFIG)
+        token = path.read_text().strip()
+    else:
+        token = (env.get(TOKEN_VARIABLE) or "").strip()
+    if not token:
+        raise CliError(
+            f"No GitLab ID token: StackRelay takes who you are from a signed token, not from "
+            f"flags. In GitLab CI add `id_tokens: {TOKEN_VARIABLE}: aud: <TokenAudience>` to "
+            "the job (ci/stackrelay.gitlab-ci.yml does); elsewhere pass --id-token-file.",
+            EXIT_CONFIG,
+        )
+    return token
 
 
-def build(
-    app: str, action: str, source: dict[str, Any], artifact: dict[str, Any] | None
-) -> DeployRequest:
-    payload: dict[str, Any] = {"app": app, "action": action, "source": source}
+def build(app: str, action: str, token: str, artifact: dict[str, Any] | None) -> StartCommand:
+    payload: dict[str, Any] = {"app": app, "action": action, "id_token": token}
     if artifact is not None:
         payload["artifact"] = artifact
     try:
-        return parse_request(payload)
+        return parse_model(StartCommand, payload, "start command")
     except InvalidInput as exc:
-        hint = (
-            " In GitLab CI these come from CI_PROJECT_PATH, CI_COMMIT_BRANCH, CI_COMMIT_SHA and "
-            "CI_PIPELINE_ID; elsewhere pass --project, --ref, --commit and --pipeline-id."
-        )
-        raise CliError(f"{exc}.{hint}", EXIT_INVALID) from None
-
-
-def name_for(request: DeployRequest) -> str:
-    return execution_name(
-        request.app,
-        request.action,
-        request.source.ref,
-        request.source.pipeline_id,
-        secrets.token_hex(3),
-    )
+        raise CliError(str(exc), EXIT_INVALID) from None

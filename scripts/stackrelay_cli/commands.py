@@ -18,10 +18,12 @@ import boto3
 from botocore.exceptions import ClientError
 from rich.live import Live
 from stackrelay import changeset, clock
+from stackrelay.model import StartCommand
 
 from stackrelay_cli import ci_input, progress, render
 from stackrelay_cli.errors import (
     ERROR_EXIT,
+    EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_NOT_FOUND,
@@ -93,26 +95,29 @@ def _artifact(args: Namespace) -> dict[str, Any] | None:
     return None
 
 
-def start_execution(
-    session: boto3.Session, orch: Orchestrator, state_machine_arn: str, request: Any
-) -> str:
-    name = ci_input.name_for(request)
-    sfn = session.client("stepfunctions")
-    payload = request.model_dump(exclude_none=True)
-    response = sfn.start_execution(
-        stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
-    )
-    return str(response["executionArn"])
+def start_execution(session: boto3.Session, orch: Orchestrator, command: StartCommand) -> str:
+    """Ask the start function to start ``command``; the execution's ARN.
+
+    CI roles may not call StartExecution: the start function verifies the job's
+    ID token and starts the execution with the token's claims.
+    """
+    if not orch.start_function:
+        raise CliError(
+            "The orchestrator has no start function (output StartFunctionName, or "
+            "STACKRELAY_START_FUNCTION): update it with `sam deploy`.",
+            EXIT_CONFIG,
+        )
+    return str(invoke(session, orch.start_function, command.payload())["executionArn"])
 
 
 def start(session: boto3.Session, args: Namespace) -> int:
-    orch = resolve(session, need=("state_machine_arn",))
+    orch = resolve(session, need=("start_function",))
     artifact = _artifact(args)
     if artifact is not None and not artifact.get("bucket"):
-        artifact["bucket"] = orch.bucket
-    source = ci_input.source_from(vars(args))
-    request = ci_input.build(args.app, "deploy", source, artifact)
-    arn = start_execution(session, orch, orch.state_machine_arn, request)
+        artifact["bucket"] = orch.bucket or resolve(session, need=("bucket",)).bucket
+    token = ci_input.identity_token(getattr(args, "id_token_file", None))
+    command = ci_input.build(args.app, "deploy", token, artifact)
+    arn = start_execution(session, orch, command)
     return started(session, orch, arn, args)
 
 
@@ -237,9 +242,22 @@ def invoke(session: boto3.Session, function: str, payload: dict[str, Any]) -> di
     return dict(body or {})
 
 
+def _approval_base(args: Namespace) -> dict[str, Any]:
+    """Who asks (the ID token) and which approval; never who approves as a field."""
+    base: dict[str, Any] = {
+        "id_token": ci_input.identity_token(getattr(args, "id_token_file", None)),
+        "app": args.app,
+    }
+    for name in ("stage", "pipeline_id", "execution"):
+        value = getattr(args, name, None)
+        if value:
+            base[name] = value
+    return base
+
+
 def pending(session: boto3.Session, args: Namespace) -> int:
     orch = resolve(session, need=("approval_function",))
-    found = invoke(session, orch.approval_function, {"action": "list", "app": args.app})
+    found = invoke(session, orch.approval_function, {"action": "list", **_approval_base(args)})
     rows = found["approvals"]
     if args.json:
         render.emit_json(rows)
@@ -326,8 +344,15 @@ def wait_for_approval(
 
 
 def decide(session: boto3.Session, args: Namespace, action: str) -> int:
+    """Show the change summary, then send the decision bound to what was shown.
+
+    The second call names the exact approval that was shown (its execution) and
+    carries the digest of the summary printed; the function refuses it if the
+    waiting change set is not that one (SummaryMismatch). The approver is the
+    ID token's user, checked by the function.
+    """
     orch = resolve(session, need=("approval_function",))
-    base = {"app": args.app, "pipeline_id": args.pipeline_id, "stage": args.stage}
+    base = _approval_base(args)
     shown = wait_for_approval(
         session,
         orch.approval_function,
@@ -338,30 +363,27 @@ def decide(session: boto3.Session, args: Namespace, action: str) -> int:
     if not args.json:
         render.console.print(
             f"[bold]{shown['stack']}[/] in {shown['account']} "
-            f"({shown['ref']}@{str(shown['commit'])[:12]})"
+            f"({shown['ref']}@{str(shown['commit'])[:12]})",
+            soft_wrap=True,
         )
         render.console.print(changeset.render(shown["summary"]))
-    approver = args.approver or os.environ.get("GITLAB_USER_LOGIN") or os.environ.get("USER")
-    if not approver:
-        raise CliError(
-            "Say who decides: --approver NAME (GitLab sets GITLAB_USER_LOGIN).", EXIT_INVALID
-        )
-    job_url = args.job_url or os.environ.get("CI_JOB_URL")
-    result = invoke(
-        session,
-        orch.approval_function,
-        {
-            "action": action,
-            **base,
-            "approver": approver,
-            "job_url": job_url,
-            "reason": args.reason,
-        },
-    )["approval"]
+    decision = {
+        **base,
+        "action": action,
+        "execution": shown["execution"],
+        "stage": shown["stage"],
+        "digest": shown["digest"],
+    }
+    if args.reason:
+        decision["reason"] = args.reason
+    result = invoke(session, orch.approval_function, decision)["approval"]
     if args.json:
         render.emit_json({k: v for k, v in result.items() if k != "summary_text"})
     else:
-        render.console.print(f"[green]{result['status'].capitalize()}[/] by {approver}.")
+        render.console.print(
+            f"[green]{result['status'].capitalize()}[/] by {result.get('decided_by')}.",
+            soft_wrap=True,
+        )
     return EXIT_OK
 
 

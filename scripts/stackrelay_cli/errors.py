@@ -12,6 +12,7 @@
 | 7 | the change set is stale (it changed after review) |
 | 8 | invalid input (the app folder, the artifact, the CI variables) |
 | 9 | refused (teardown of staging or prod, recover of a stack with no failed rollback) |
+| 10 | not allowed: the GitLab ID token was refused, or its project, branch or user may not |
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ EXIT_EXPIRED = 6
 EXIT_STALE = 7
 EXIT_INVALID = 8
 EXIT_REFUSED = 9
+EXIT_DENIED = 10
 
 # Domain error names (the core's exception classes) to exit codes.
 ERROR_EXIT = {
@@ -37,6 +39,11 @@ ERROR_EXIT = {
     "TeardownRefused": EXIT_REFUSED,
     "StackNotRecoverable": EXIT_REFUSED,
     "ConfigurationError": EXIT_CONFIG,
+    "SummaryMismatch": EXIT_STALE,
+    "IdentityRejected": EXIT_DENIED,
+    "AppNotRegistered": EXIT_DENIED,
+    "ProjectMismatch": EXIT_DENIED,
+    "ApproverNotAllowed": EXIT_DENIED,
 }
 
 

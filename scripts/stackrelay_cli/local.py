@@ -25,6 +25,8 @@ from stackrelay_cli.orchestrator import Orchestrator
 
 ROOT = Path(__file__).resolve().parents[2]
 ORCHESTRATOR_STACK = "stackrelay"
+PROJECT_ID = "4242"
+"""The GitLab project id local releases run as (project path local/<app>)."""
 
 
 @dataclass
@@ -45,7 +47,26 @@ class LocalOrchestrator:
             approval_function=o["ApprovalFunctionName"],
             operations_function=o.get("OperationsFunctionName", ""),
             bucket=self.bucket,
+            start_function=o.get("StartFunctionName", ""),
+            table=o.get("TableName", ""),
         )
+
+    def table(self) -> Any:
+        session = self.engine.session("orchestrator")
+        endpoint = getattr(self.engine, "endpoint_url", None)  # the server's, if remote
+        return session.resource("dynamodb", endpoint_url=endpoint).Table(self.outputs["TableName"])
+
+    def register(self, app: str, project_path: str, project_id: str) -> dict[str, Any]:
+        """What an administrator does once per app (`stackrelay register`)."""
+        from stackrelay import registry
+
+        return registry.register(
+            self.table(), app, project_id, project_path, by="stackrelay-local", replace=True
+        )
+
+    def token(self, **claims: Any) -> str:
+        """A GitLab ID token from the engine's issuer (LocalIssuer.claims' arguments)."""
+        return str(self.engine.mint_token(**claims))
 
 
 def bootstrap(
@@ -72,6 +93,8 @@ def bootstrap(
             "ProdAccountId": config.accounts["prod"],
             "TargetRegion": config.region,
             "ArtifactBucketName": bucket,
+            # The engine's own GitLab: tokens are verified, never bypassed.
+            "GitLabUrl": engine.issuer_url,
             **(parameters or {}),
         },
     )
@@ -226,6 +249,25 @@ class Release:
             )
         return artifact.as_input()
 
+    @property
+    def project(self) -> str:
+        return f"local/{self.app}"
+
+    def register(self) -> None:
+        self.local.register(self.app, self.project, PROJECT_ID)
+
+    def token(self, ref: str, commit: str, environment: str | None = None) -> str:
+        """The job's ID token, as GitLab would mint it for this pipeline."""
+        return self.local.token(
+            project_path=self.project,
+            project_id=PROJECT_ID,
+            ref=ref,
+            pipeline_id=self.pipeline,
+            sha=commit,
+            user_login=os.environ.get("USER") or "you",
+            environment=environment,
+        )
+
     def start(
         self,
         ref: str,
@@ -238,17 +280,8 @@ class Release:
         from stackrelay_cli import ci_input
 
         self.pipeline += 1
-        source = {
-            "project": f"local/{self.app}",
-            "ref": ref,
-            "commit": commit,
-            "pipeline_id": str(self.pipeline),
-            "user": os.environ.get("USER") or "you",
-        }
-        request = ci_input.build(self.app, action, source, artifact)
-        orch = self.local.orchestrator
-        machine = orch.state_machine_arn if action == "deploy" else orch.teardown_state_machine_arn
-        arn = commands.start_execution(self._session(), orch, machine, request)
+        command = ci_input.build(self.app, action, self.token(ref, commit), artifact)
+        arn = commands.start_execution(self._session(), self.local.orchestrator, command)
         self.say(
             f"{action} {ref} @ {commit[:8]} (pipeline {self.pipeline}): {arn.rsplit(':', 1)[-1]}"
         )
@@ -274,12 +307,16 @@ class Release:
             )
         return result
 
-    def approve(self, stage: str = "prod") -> None:
-        """Show the change summary, then approve, as the approve-prod CI job does."""
+    def approve(self, stage: str = "prod", ref: str = "main", commit: str = "0" * 12) -> None:
+        """Show the change summary, then approve it, as the approve-prod CI job does."""
         session = self._session()
         function = self.local.orchestrator.approval_function
-        key = {"app": self.app, "pipeline_id": str(self.pipeline), "stage": stage}
-        shown = commands.invoke(session, function, {"action": "show", **key})["approval"]
+        base = {
+            "app": self.app,
+            "stage": stage,
+            "id_token": self.token(ref, commit, environment="production"),
+        }
+        shown = commands.invoke(session, function, {"action": "show", **base})["approval"]
         self.say(f"{stage} change set waits for approval:")
         if not self.quiet:
             render.console.print(shown["summary_text"])
@@ -288,12 +325,13 @@ class Release:
             function,
             {
                 "action": "approve",
-                **key,
-                "approver": os.environ.get("USER") or "you",
+                **base,
+                "execution": shown["execution"],
+                "digest": shown["digest"],
                 "reason": "local release",
             },
         )
-        self.say(f"approved {stage}")
+        self.say(f"approved {stage} as {os.environ.get('USER') or 'you'}")
 
 
 def _finish(
@@ -394,12 +432,14 @@ def demo(stack_seconds: float, as_json: bool, gitlab: GitLabTarget | None = None
 
 def run_story(r: Release) -> None:
     """feature branch -> review stack -> merge -> staging -> prod (approved) -> teardown."""
+    r.say(f"register {r.app} to GitLab project {r.project} (an administrator, once)")
+    r.register()
     artifact = r.publish()
     r.start("feature/login", artifact, "1f2e3d4c5b6a")
     r.say("merge feature/login into main")
     arn, result = r.start("main", artifact, "2a3b4c5d6e7f", until="prod")
     if not result.done:
-        r.approve("prod")
+        r.approve("prod", "main", "2a3b4c5d6e7f")
         r.follow(arn, "release main")
     if r.local.orchestrator.teardown_state_machine_arn:
         r.say("feature/login is merged: tear its review stack down")

@@ -19,7 +19,8 @@ from stackrelay_cli.errors import EXIT_CONFIG, EXIT_FAILED, CliError
 
 EXIT_CODES_HELP = """exit codes:
   0 done   1 release failed   2 usage   3 configuration/AWS access   4 no such approval
-  5 already decided   6 expired   7 stale change set   8 invalid input   9 refused"""
+  5 already decided   6 expired   7 stale change set   8 invalid input   9 refused
+  10 not allowed (ID token refused, or wrong project, branch or user)"""
 
 
 def _seconds(text: str) -> float:
@@ -38,16 +39,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
-def _source_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("source (defaults from GitLab CI variables)")
-    group.add_argument("--project", help="project path (CI_PROJECT_PATH)")
-    group.add_argument("--ref", help="branch (CI_COMMIT_BRANCH)")
-    group.add_argument("--commit", help="commit sha (CI_COMMIT_SHA)")
-    group.add_argument("--default-branch", dest="default_branch", help="(CI_DEFAULT_BRANCH)")
-    group.add_argument("--pipeline-id", dest="pipeline_id", help="(CI_PIPELINE_ID)")
-    group.add_argument("--pipeline-url", dest="pipeline_url", help="(CI_PIPELINE_URL)")
-    group.add_argument("--job-url", dest="job_url", help="(CI_JOB_URL)")
-    group.add_argument("--user", help="who started it (GITLAB_USER_LOGIN)")
+def _identity_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--id-token-file",
+        dest="id_token_file",
+        metavar="FILE",
+        help="the GitLab ID token (default: $STACKRELAY_IDENTITY_TOKEN, set by id_tokens:); "
+        "who you are, the project, ref and pipeline come from it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write STACKRELAY_EXECUTION_ARN/_NAME/_URL to FILE (a GitLab dotenv report)",
     )
-    _source_flags(p)
+    _identity_flags(p)
 
     for name, text in (
         ("status", "Show an execution's stages once."),
@@ -103,20 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("execution", help="execution name or ARN")
 
     p = command("pending", "List releases waiting for approval.")
-    p.add_argument("--app")
+    p.add_argument("--app", required=True)
+    _identity_flags(p)
 
     for name in ("approve", "reject"):
         p = command(name, f"Show the change summary, then {name} a waiting release.")
         p.add_argument("--app", required=True)
         p.add_argument(
+            "--execution",
+            default=os.environ.get("STACKRELAY_EXECUTION_NAME"),
+            help="the waiting execution (default STACKRELAY_EXECUTION_NAME, from the "
+            "release job's dotenv; else the one waiting in --pipeline-id)",
+        )
+        p.add_argument(
             "--pipeline-id",
             dest="pipeline_id",
-            default=os.environ.get("CI_PIPELINE_ID"),
-            required="CI_PIPELINE_ID" not in os.environ,
+            help="the release's pipeline (default: the ID token's pipeline)",
         )
         p.add_argument("--stage", default="prod")
-        p.add_argument("--approver", help="who decides (default GITLAB_USER_LOGIN)")
-        p.add_argument("--job-url", dest="job_url", help="(default CI_JOB_URL)")
         p.add_argument("--reason", help="why (recorded with the decision)")
         p.add_argument(
             "--wait",
@@ -126,13 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
             help="if the change set is not waiting for approval yet (clicked early), wait up "
             "to SECONDS for it, with progress (default 0: do not wait)",
         )
+        _identity_flags(p)
 
     p = command("teardown", "Delete a branch's review stack.")
     p.add_argument("--app", required=True)
     p.add_argument("--wait", action="store_true")
     p.add_argument("--until", help=argparse.SUPPRESS)
-    _source_flags(p)
+    _identity_flags(p)
 
+    p = command("register", "Bind an app to its GitLab project (administrators only).")
+    p.add_argument("--app", required=True)
+    p.add_argument("--project-id", dest="project_id", required=True, help="numeric project id")
+    p.add_argument("--project-path", dest="project_path", required=True, help="group/name")
+    p.add_argument(
+        "--replace", action="store_true", help="move an app already bound to another project"
+    )
     p = command("reviews", "List review stacks with branch, age and URL.")
     p.add_argument("--app")
     p.add_argument("--stale", action="store_true", help="only what the reaper would delete")
@@ -207,6 +218,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "approve": lambda s, a: commands.decide(s, a, "approve"),
         "reject": lambda s, a: commands.decide(s, a, "reject"),
         "teardown": operations.teardown,
+        "register": operations.register,
         "reviews": operations.reviews,
         "recover": operations.recover,
         "history": operations.history,

@@ -15,7 +15,7 @@ from typing import Any
 from stackrelay import clock
 
 from stackrelay_cli import ci_input, commands, render
-from stackrelay_cli.errors import EXIT_CONFIG, EXIT_OK, CliError
+from stackrelay_cli.errors import ERROR_EXIT, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, CliError
 from stackrelay_cli.orchestrator import Orchestrator, resolve
 
 
@@ -30,16 +30,41 @@ def _operations(orch: Orchestrator) -> str:
 
 
 def teardown(session: Any, args: Namespace) -> int:
-    orch = resolve(session, need=("teardown_state_machine_arn",))
-    if not orch.teardown_state_machine_arn:
-        raise CliError(
-            "This orchestrator has no teardown state machine (TeardownStateMachineArn "
-            "output); update it with `sam deploy`.",
-            EXIT_CONFIG,
-        )
-    request = ci_input.build(args.app, "teardown", ci_input.source_from(vars(args)), None)
-    arn = commands.start_execution(session, orch, orch.teardown_state_machine_arn, request)
+    orch = resolve(session, need=("start_function",))
+    token = ci_input.identity_token(getattr(args, "id_token_file", None))
+    command = ci_input.build(args.app, "teardown", token, None)
+    arn = commands.start_execution(session, orch, command)
     return commands.started(session, orch, arn, args)
+
+
+def register(session: Any, args: Namespace) -> int:
+    """Bind an app to its GitLab project (administrators: writes the orchestrator's table).
+
+    No CI role may write the table, so only an administrator's credentials can
+    register or move an app (docs/setup.md, step 4).
+    """
+    from stackrelay import registry
+    from stackrelay.errors import StackRelayError
+
+    orch = resolve(session, need=("table",))
+    who = session.client("sts").get_caller_identity()["Arn"]
+    table = session.resource("dynamodb").Table(orch.table)
+    try:
+        item = registry.register(
+            table, args.app, args.project_id, args.project_path, by=who, replace=args.replace
+        )
+    except StackRelayError as exc:
+        kind = type(exc).__name__
+        raise CliError(f"{kind}: {exc}", ERROR_EXIT.get(kind, EXIT_FAILED)) from None
+    if args.json:
+        render.emit_json(item)
+    else:
+        render.console.print(
+            f"{item['app']} belongs to GitLab project {item['project_path']} "
+            f"(id {item['project_id']}).",
+            soft_wrap=True,
+        )
+    return EXIT_OK
 
 
 def recover(session: Any, args: Namespace) -> int:

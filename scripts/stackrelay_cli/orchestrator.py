@@ -19,6 +19,8 @@ ENV = {
     "state_machine_arn": "STACKRELAY_STATE_MACHINE_ARN",
     "teardown_state_machine_arn": "STACKRELAY_TEARDOWN_STATE_MACHINE_ARN",
     "approval_function": "STACKRELAY_APPROVAL_FUNCTION",
+    "start_function": "STACKRELAY_START_FUNCTION",
+    "table": "STACKRELAY_TABLE",
     "operations_function": "STACKRELAY_OPERATIONS_FUNCTION",
     "bucket": "STACKRELAY_ARTIFACT_BUCKET",
 }
@@ -26,6 +28,8 @@ OUTPUTS = {
     "state_machine_arn": "DeployStateMachineArn",
     "teardown_state_machine_arn": "TeardownStateMachineArn",
     "approval_function": "ApprovalFunctionName",
+    "start_function": "StartFunctionName",
+    "table": "TableName",
     "operations_function": "OperationsFunctionName",
     "bucket": "ArtifactBucketName",
 }
@@ -39,6 +43,8 @@ class Orchestrator:
     approval_function: str
     operations_function: str
     bucket: str
+    start_function: str = ""
+    table: str = ""
 
     @property
     def region(self) -> str:

@@ -66,6 +66,17 @@ class _EngineOps:
     def client(self, service: str, account: str = "orchestrator") -> Any:
         return self.runtime.client(service, account)
 
+    @property
+    def issuer_url(self) -> str:
+        """The engine's GitLab issuer (the orchestrator's GitLabUrl locally)."""
+        assert self.runtime.issuer is not None, "the engine is not started"
+        return self.runtime.issuer.url
+
+    def mint_token(self, **claims: Any) -> str:
+        """A signed GitLab ID token (arguments: :meth:`LocalIssuer.claims`)."""
+        assert self.runtime.issuer is not None, "the engine is not started"
+        return self.runtime.issuer.mint(**claims)
+
     def set_stack_seconds(self, seconds: float, stack: str | None = None) -> None:
         """Simulated duration of stack operations, for a stack-name glob or by default."""
         if stack is None:

@@ -179,6 +179,15 @@ class RemoteEngine:
         }
         return dict(self._control.call("POST", "deploy-app", body)["outputs"])
 
+    @property
+    def issuer_url(self) -> str:
+        """The server's GitLab issuer (the orchestrator's GitLabUrl locally)."""
+        return str(self._control.call("GET", "issuer")["url"])
+
+    def mint_token(self, **claims: Any) -> str:
+        """A GitLab ID token signed by the server's issuer (see LocalIssuer.claims)."""
+        return str(self._control.call("POST", "token", claims)["token"])
+
     def set_stack_seconds(self, seconds: float, stack: str | None = None) -> None:
         self._control.call("POST", "stack-seconds", {"seconds": seconds, "stack": stack})
 

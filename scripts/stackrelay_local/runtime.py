@@ -21,6 +21,7 @@ from stackrelay_local.clock import SimClock
 from stackrelay_local.config import EngineConfig
 from stackrelay_local.events import EventBridge
 from stackrelay_local.faults import THROTTLE, FaultBook
+from stackrelay_local.issuer import LocalIssuer
 from stackrelay_local.lambda_runtime import LambdaRunner
 from stackrelay_local.provisioning import Provisioning
 
@@ -76,6 +77,7 @@ class Runtime:
         self._credentials: dict[str, dict[str, str]] = {}
         self._cred_lock = threading.Lock()
         self._patcher: seams.Patcher | None = None
+        self.issuer: LocalIssuer | None = None
 
     # -- lifecycle ------------------------------------------------------------
     def install(self) -> None:
@@ -84,10 +86,14 @@ class Runtime:
         self._patcher = seams.install(self)
         self.lambda_runner.install_output()
         self._hook_product_clock(self.clock.now)
+        self._start_issuer()
 
     def uninstall(self) -> None:
         self.stopping.set()
         self.events.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
+            self.issuer = None
         if self._patcher is not None:
             self._patcher.undo()
             self._patcher = None
@@ -95,6 +101,15 @@ class Runtime:
         self.lambda_runner.uninstall_output()
         self.lambda_runner.reset()
         self._credentials.clear()
+
+    def _start_issuer(self) -> None:
+        """The engine's GitLab token issuer (a new key per engine start)."""
+        self.issuer = LocalIssuer(self.clock.now).start()
+        try:
+            from stackrelay import identity
+        except ImportError:
+            return
+        identity.forget_keys()
 
     def _hook_product_clock(self, source: Callable[[], float] | None) -> None:
         """Let the core package read the simulated clock (``stackrelay.clock``).

@@ -65,6 +65,10 @@ class ServerEngine(_EngineOps):
             return {
                 "status": self.wait_stack(body["stack_name"], body.get("account") or "orchestrator")
             }
+        if (method, route) == ("GET", "issuer"):
+            return {"url": self.issuer_url}
+        if (method, route) == ("POST", "token"):
+            return {"token": self.mint_token(**body)}
         if (method, route) == ("GET", "config"):
             return self.config.to_dict()
         if (method, route) == ("GET", "events/deliveries"):

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 CI_FILES = [REPO / ".gitlab-ci.yml", *sorted((REPO / "ci").glob("*.yml"))]
 GITLAB_CI_LOCAL = REPO / ".tools" / "node_modules" / ".bin" / "gitlab-ci-local"
 PROJECT_URL = "https://gitlab.example.com/group/aws-news.git"
+PROJECT_PATH, PROJECT_ID = "group/aws-news", "4711"
 
 
 def require_tool(path: str | None, what: str) -> str:
@@ -119,6 +120,9 @@ class Pipeline:
     tool: str
     variables: dict[str, str] = field(default_factory=dict)
     path: str | None = None  # the jobs' PATH (a fresh venv's bin first: see Install)
+    identity: Any = None
+    """``(ref, pipeline_id) -> token``: the job's STACKRELAY_IDENTITY_TOKEN, as GitLab's
+    id_tokens: would set it (gitlab-ci-local cannot mint one)."""
 
     def checkout(self, branch: str, create: bool = False) -> None:
         _git(self.root, "checkout", "-q", *(["-b"] if create else []), branch)
@@ -134,6 +138,10 @@ class Pipeline:
             command += ["--variable", f"{name}={value}"]
         if "CI_PIPELINE_ID" in self.variables:
             command += ["--ignore-predefined-vars", "CI_PIPELINE_ID"]
+        if self.identity is not None and "--list-json" not in args:
+            branch = _git(self.root, "rev-parse", "--abbrev-ref", "HEAD")
+            token = self.identity(branch, self.variables.get("CI_PIPELINE_ID", "1"))
+            command += ["--variable", f"STACKRELAY_IDENTITY_TOKEN={token}"]
         # The job sees only what --variable gives it, not this machine's CI or AWS settings.
         leaks = ("CI_", "GITLAB_", "AWS_", "STACKRELAY_", "GCL_")
         env = {k: v for k, v in os.environ.items() if not k.startswith(leaks) and k != "CI"}
@@ -303,9 +311,23 @@ class EngineServer:
             "STACKRELAY_STATE_MACHINE_ARN": o.state_machine_arn,
             "STACKRELAY_TEARDOWN_STATE_MACHINE_ARN": o.teardown_state_machine_arn,
             "STACKRELAY_APPROVAL_FUNCTION": o.approval_function,
+            "STACKRELAY_START_FUNCTION": o.start_function,
             "STACKRELAY_OPERATIONS_FUNCTION": o.operations_function,
             "STACKRELAY_ARTIFACT_BUCKET": o.bucket,
         }
+
+    def token(self, ref: str, pipeline_id: str, user: str = "alice") -> str:
+        """The StackRelay ID token GitLab gives a job of group/aws-news on ``ref``."""
+        return str(
+            self.engine.mint_token(
+                project_path=PROJECT_PATH,
+                project_id=PROJECT_ID,
+                ref=ref,
+                pipeline_id=pipeline_id,
+                sha="1f2e3d4c5b6a7988",
+                user_login=user,
+            )
+        )
 
     def wait_approval(self, arn: str, stage: str = "prod", timeout: float = 120) -> Any:
         """Follow the execution until ``stage`` waits for approval or it ends (bounded)."""
@@ -378,6 +400,7 @@ def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineSe
         url = f"http://localhost:{port}"
         engine = RemoteEngine(url)
         local = bootstrap(engine)
+        local.register("aws-news", PROJECT_PATH, PROJECT_ID)
         yield EngineServer(url=url, engine=engine, orchestrator=local.orchestrator, log=log)
     finally:
         stop_server(proc)

@@ -33,6 +33,7 @@ def _installed_like_the_template(project: Pipeline, install: Install) -> None:
 
 def _pipeline(project: Pipeline, server: EngineServer, pipeline_id: str) -> Pipeline:
     project.variables.update({**server.variables(), "CI_PIPELINE_ID": pipeline_id})
+    project.identity = server.token
     return project
 
 

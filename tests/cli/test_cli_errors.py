@@ -139,6 +139,8 @@ def test_cli_no_credentials_publish_says_how_to_configure() -> None:
 def test_cli_no_orchestrator_json_error_names_variables(fake_credentials: None) -> None:
     done = _cli(
         "pending",
+        "--app",
+        "aws-news",
         "--json",
         env={"AWS_ENDPOINT_URL": "http://localhost:9", "AWS_MAX_ATTEMPTS": "1"},
     )
@@ -162,17 +164,23 @@ def test_status_unknown_execution_exits_invalid(
     assert "No execution named 'no-such-execution'" in err and "Traceback" not in err
 
 
-def test_start_outside_ci_without_source_exits_invalid_with_hint(
-    state_machine: str, capsys: pytest.CaptureFixture[str]
+def test_start_outside_ci_without_id_token_exits_config_with_hint(
+    fake_credentials: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("STACKRELAY_START_FUNCTION", "stackrelay-start")
     code = main(["start", "--app", "aws-news", "--artifact-key", "k", "--bucket", "b"])
-    assert code == EXIT_INVALID
-    assert "--pipeline-id" in capsys.readouterr().err
+    assert code == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "STACKRELAY_IDENTITY_TOKEN" in err and "--id-token-file" in err
 
 
 def test_start_missing_artifact_file_exits_invalid(
-    state_machine: str, gitlab: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("STACKRELAY_START_FUNCTION", "stackrelay-start")
     missing = tmp_path / "artifact.json"
     code = main(["start", "--app", "aws-news", "--artifact-file", str(missing)])
     assert code == EXIT_INVALID
@@ -193,8 +201,8 @@ def test_unexpected_error_one_line_then_debug_raises(
         raise RuntimeError("[bold]kaput[/]")
 
     monkeypatch.setattr("stackrelay_cli.main._dispatch", boom)
-    assert main(["pending"]) == EXIT_FAILED
+    assert main(["pending", "--app", "a"]) == EXIT_FAILED
     err = capsys.readouterr().err
     assert "unexpected RuntimeError: [bold]kaput[/]" in err and "--debug" in err
     with pytest.raises(RuntimeError):
-        main(["pending", "--debug"])
+        main(["pending", "--app", "a", "--debug"])

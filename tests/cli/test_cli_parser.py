@@ -17,6 +17,7 @@ COMMANDS = [
     "approve",
     "reject",
     "teardown",
+    "register",
     "reviews",
     "recover",
     "history",
@@ -76,20 +77,34 @@ def test_parser_bad_usage_exits_two_without_traceback(
     assert "usage: stackrelay" in err and "Traceback" not in err
 
 
-def test_parser_approve_without_ci_pipeline_id_requires_flag(
+def test_parser_approve_has_no_approver_flag_the_token_says_who(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["approve", "--app", "aws-news"])
+        main(["approve", "--app", "aws-news", "--approver", "mallory"])
     assert exited.value.code == EXIT_USAGE
-    assert "--pipeline-id" in capsys.readouterr().err
+    assert "--approver" in capsys.readouterr().err
 
 
-def test_parser_approve_in_ci_takes_pipeline_id_from_environment(
-    gitlab: dict[str, str],
+def test_parser_approve_in_ci_takes_execution_from_release_dotenv(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("STACKRELAY_EXECUTION_NAME", "aws-news-deploy-main-4711-abc123")
     args = build_parser().parse_args(["approve", "--app", "aws-news"])
-    assert (args.pipeline_id, args.stage) == ("4711", "prod")
+    assert (args.execution, args.pipeline_id, args.stage) == (
+        "aws-news-deploy-main-4711-abc123",
+        None,
+        "prod",
+    )
+
+
+@pytest.mark.parametrize("command", ["start", "teardown"])
+def test_parser_start_has_no_source_flags_the_token_says_who(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--app", "aws-news", "--ref", "main"])
+    assert exited.value.code == EXIT_USAGE
 
 
 def test_parser_start_wait_until_stage_and_dotenv() -> None:

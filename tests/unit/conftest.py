@@ -38,6 +38,8 @@ ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "StackRelay",
+    "GITLAB_URL": "https://gitlab.example.com",
+    "TOKEN_AUDIENCE": "stackrelay",
 }
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:stackrelay-deploy:run-1"
@@ -142,3 +144,45 @@ def task_module(aws: None) -> Callable[[str], ModuleType]:
         return importlib.import_module(f"stackrelay.tasks.{name}")
 
     return load
+
+
+@pytest.fixture(scope="session")
+def gitlab_issuer() -> Iterator[Any]:
+    """A GitLab-like token issuer with its JWKS on localhost (the local engine's)."""
+    from stackrelay import identity
+    from stackrelay_local.issuer import LocalIssuer
+
+    issuer = LocalIssuer(clock.now).start()
+    identity.forget_keys()
+    try:
+        yield issuer
+    finally:
+        issuer.stop()
+        identity.forget_keys()
+
+
+@pytest.fixture
+def issuer_config(gitlab_issuer: Any) -> Any:
+    """What the orchestrator trusts: that issuer, StackRelay's audience."""
+    from stackrelay.identity import Issuer
+
+    return Issuer(url=gitlab_issuer.url, audience="stackrelay")
+
+
+@pytest.fixture
+def mint(gitlab_issuer: Any) -> Callable[..., str]:
+    """A token for a job of group/aws-news (project 4711); claims overridable."""
+
+    def make(**claims: Any) -> str:
+        values: dict[str, Any] = {
+            "project_path": "group/aws-news",
+            "project_id": "4711",
+            "ref": "main",
+            "pipeline_id": "4712",
+            "sha": "0123456789abcdef0123456789abcdef01234567",
+            "user_login": "carol",
+            **claims,
+        }
+        return str(gitlab_issuer.mint(**values))
+
+    return make

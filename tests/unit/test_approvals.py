@@ -1,4 +1,4 @@
-"""approvals: a waiting approval holds its token, is decided once, and expires."""
+"""approvals: one per waiting execution, never overwritten, decided once, never lost."""
 
 from __future__ import annotations
 
@@ -7,14 +7,27 @@ from typing import Any
 
 import pytest
 from stackrelay import approvals
-from stackrelay.errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalNotFound
+from stackrelay.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    ApprovalNotFound,
+    InvalidInput,
+)
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAS3cr3tT0k3n"
+EXECUTION = "aws-news-deploy-main-4711-abc123"
 
 
-def store(table: Any, pipeline_id: str = "4711", app: str = "aws-news", **kw: Any) -> dict:
+def store(
+    table: Any,
+    execution: str = EXECUTION,
+    pipeline_id: str = "4711",
+    app: str = "aws-news",
+    **kw: Any,
+) -> dict:
     return approvals.store(
         table,
+        execution=execution,
         app=app,
         pipeline_id=pipeline_id,
         stage=kw.pop("stage", "prod"),
@@ -23,6 +36,7 @@ def store(table: Any, pipeline_id: str = "4711", app: str = "aws-news", **kw: An
         details={
             "stack": "sr-aws-news-prod",
             "change_set": "stackrelay-4711-prod-abcd1234",
+            "change_set_id": kw.pop("change_set_id", "arn:cs/1"),
             "digest": "d" * 64,
             "summary": {"counts": {"add": 1}, "rows": []},
             "headline": "1 to add",
@@ -34,163 +48,125 @@ def store(table: Any, pipeline_id: str = "4711", app: str = "aws-news", **kw: An
 def test_store_returns_public_view_without_token(table: Any, fake_clock: Any) -> None:
     view = store(table)
 
-    assert "token" not in view
-    assert "pk" not in view and "sk" not in view
-    assert view["status"] == "pending"
-    assert view["requested_at"] == fake_clock.t
+    assert "token" not in view and "pk" not in view and "sk" not in view
+    assert (view["status"], view["execution"]) == ("pending", EXECUTION)
     assert view["expires_at"] == fake_clock.t + 3600
-    assert view["digest"] == "d" * 64
     assert TOKEN not in json.dumps(view, default=str)
 
 
-def test_get_stored_approval_has_token_and_details(table: Any, fake_clock: Any) -> None:
-    store(table)
-
-    item = approvals.get(table, "aws-news", "4711", "prod")
-
-    assert approvals.token_of(item) == TOKEN
-    assert item["summary"] == {"counts": {"add": 1}, "rows": []}
-    assert item["expires_at"] == fake_clock.t + 3600
-
-
-def test_get_missing_raises_not_found(table: Any) -> None:
-    with pytest.raises(ApprovalNotFound, match="No approval for aws-news pipeline 1 \\(prod\\)"):
-        approvals.get(table, "aws-news", "1", "prod")
-
-
-def test_check_open_pending_in_time_passes(table: Any, fake_clock: Any) -> None:
-    store(table)
-    fake_clock.advance(3599)
-
-    assert approvals.check_open(approvals.get(table, "aws-news", "4711", "prod")) is None
-
-
-@pytest.mark.parametrize("after", [3600, 3601, 10**6])
-def test_check_open_after_timeout_raises_expired(table: Any, fake_clock: Any, after: int) -> None:
-    store(table)
-    item = approvals.get(table, "aws-news", "4711", "prod")
-    fake_clock.advance(after)
-
-    with pytest.raises(ApprovalExpired, match="expired at"):
-        approvals.check_open(item)
-
-
-@pytest.mark.parametrize("status", ["approved", "rejected"])
-def test_settle_pending_moves_to_status_and_drops_token(
-    table: Any, fake_clock: Any, status: str
+def test_store_other_execution_same_pipeline_is_a_separate_approval(
+    table: Any, fake_clock: Any
 ) -> None:
+    # The forged-execution attack: same app, same pipeline id, other execution.
     store(table)
-    item = approvals.get(table, "aws-news", "4711", "prod")
-    fake_clock.advance(60)
+    store(table, execution="forged-execution", token="forged-token", change_set_id="arn:cs/2")
 
-    decided = approvals.settle(
-        table, item, status, by="carol", reason="looks good", job_url="https://ci/job/1"
-    )
+    assert approvals.token_of(approvals.get(table, EXECUTION, "prod")) == TOKEN
+    assert approvals.token_of(approvals.get(table, "forged-execution", "prod")) == "forged-token"
 
-    assert decided["status"] == status
-    assert decided["decided_by"] == "carol"
-    assert decided["decided_at"] == fake_clock.t
-    assert "token" not in decided
-    stored = approvals.get(table, "aws-news", "4711", "prod")
-    assert stored["status"] == status
-    assert stored["decided_by"] == "carol"
-    assert stored["decision_reason"] == "looks good"
-    assert stored["decision_job_url"] == "https://ci/job/1"
+
+def test_store_retry_same_change_set_refreshes_token(table: Any, fake_clock: Any) -> None:
+    store(table)
+    store(table, token="retried-token")
+
+    assert approvals.token_of(approvals.get(table, EXECUTION, "prod")) == "retried-token"
+
+
+def test_store_other_change_set_or_decided_never_overwrites(table: Any, fake_clock: Any) -> None:
+    store(table)
+    with pytest.raises(ApprovalAlreadyDecided, match="never overwritten"):
+        store(table, token="other", change_set_id="arn:cs/other")
+
+    item = approvals.get(table, EXECUTION, "prod")
+    approvals.settle(table, item, "approved", by="carol")
+    with pytest.raises(ApprovalAlreadyDecided):
+        store(table, token="again")
+    stored = approvals.get(table, EXECUTION, "prod")
+    assert (stored["status"], stored["decided_by"]) == ("approved", "carol")
     assert "token" not in stored
 
 
-def test_settle_without_optional_fields_stores_status_only(table: Any, fake_clock: Any) -> None:
+def test_get_missing_raises_not_found(table: Any) -> None:
+    with pytest.raises(ApprovalNotFound, match="No prod approval for execution nope"):
+        approvals.get(table, "nope", "prod")
+
+
+def test_find_by_pipeline_one_waiting(table: Any, fake_clock: Any) -> None:
     store(table)
-    item = approvals.get(table, "aws-news", "4711", "prod")
 
-    approvals.settle(table, item, "expired")
+    assert approvals.find(table, "aws-news", "4711", "prod")["execution"] == EXECUTION
+    with pytest.raises(ApprovalNotFound):
+        approvals.find(table, "other-app", "4711", "prod")
 
-    stored = approvals.get(table, "aws-news", "4711", "prod")
-    assert stored["status"] == "expired"
-    assert "decided_by" not in stored
-    assert "decision_reason" not in stored
+
+def test_find_by_pipeline_two_waiting_asks_for_execution(table: Any, fake_clock: Any) -> None:
+    store(table)
+    store(table, execution="second", change_set_id="arn:cs/2")
+
+    with pytest.raises(InvalidInput, match="--execution"):
+        approvals.find(table, "aws-news", "4711", "prod")
+
+
+def test_claim_then_settle_removes_token_once(table: Any, fake_clock: Any) -> None:
+    store(table)
+    item = approvals.get(table, EXECUTION, "prod")
+
+    claimed = approvals.claim(
+        table, item, "approved", by="carol", digest="d" * 64, reason="ok", job_url="u"
+    )
+    assert claimed["status"] == approvals.DECIDING
+    assert approvals.token_of(claimed) == TOKEN  # kept until Step Functions has the answer
+
+    decided = approvals.settle(table, claimed, "approved", by="carol", reason="ok", job_url="u")
+    assert decided["status"] == "approved"
+    assert "token" not in approvals.get(table, EXECUTION, "prod")
+
+
+def test_claim_same_decision_repeats_other_decision_refused(table: Any, fake_clock: Any) -> None:
+    store(table)
+    item = approvals.get(table, EXECUTION, "prod")
+    approvals.claim(table, item, "approved", by="carol", digest="d" * 64, reason=None, job_url=None)
+
+    again = approvals.claim(
+        table, item, "approved", by="carol", digest="d" * 64, reason=None, job_url=None
+    )
+    assert approvals.token_of(again) == TOKEN
+    with pytest.raises(ApprovalAlreadyDecided, match="being approved by carol"):
+        approvals.claim(
+            table, item, "rejected", by="dave", digest="d" * 64, reason=None, job_url=None
+        )
 
 
 def test_settle_twice_raises_already_decided(table: Any, fake_clock: Any) -> None:
     store(table)
-    item = approvals.get(table, "aws-news", "4711", "prod")
-    approvals.settle(table, item, "approved", by="carol")
+    item = approvals.get(table, EXECUTION, "prod")
+    approvals.settle(table, item, "rejected", by="eve")
 
-    with pytest.raises(ApprovalAlreadyDecided, match="already approved"):
-        approvals.settle(table, item, "rejected", by="dave")
-
-    assert approvals.get(table, "aws-news", "4711", "prod")["decided_by"] == "carol"
+    with pytest.raises(ApprovalAlreadyDecided, match="already rejected"):
+        approvals.settle(table, item, "approved", by="carol")
 
 
-def test_check_open_decided_raises_already_decided_naming_approver(
-    table: Any, fake_clock: Any
-) -> None:
+def test_check_open_expired_and_decided(table: Any, fake_clock: Any) -> None:
     store(table)
-    approvals.settle(table, approvals.get(table, "aws-news", "4711", "prod"), "rejected", by="eve")
+    item = approvals.get(table, EXECUTION, "prod")
+    assert approvals.check_open(item) is None
 
-    with pytest.raises(ApprovalAlreadyDecided, match="already rejected by eve"):
-        assert approvals.check_open(approvals.get(table, "aws-news", "4711", "prod")) is None
+    fake_clock.advance(3600)
+    with pytest.raises(ApprovalExpired):
+        approvals.check_open(item)
 
-
-def test_waiting_excludes_decided_and_expired_newest_first(table: Any, fake_clock: Any) -> None:
-    store(table, "1", timeout_seconds=100)  # will have expired
-    fake_clock.advance(10)
-    store(table, "2")  # will be decided
-    fake_clock.advance(10)
-    store(table, "3")
-    fake_clock.advance(10)
-    store(table, "4", app="other-app")
-    fake_clock.advance(10)
-    store(table, "5")
-    approvals.settle(table, approvals.get(table, "aws-news", "2", "prod"), "approved", by="x")
-    fake_clock.advance(100)
-
-    waiting = approvals.waiting(table)
-
-    assert [(w["app"], w["pipeline_id"]) for w in waiting] == [
-        ("aws-news", "5"),
-        ("other-app", "4"),
-        ("aws-news", "3"),
-    ]
-    assert all("token" not in w for w in waiting)
-    assert [w["pipeline_id"] for w in approvals.waiting(table, "aws-news")] == ["5", "3"]
+    approvals.settle(table, item, "expired")
+    with pytest.raises(ApprovalAlreadyDecided, match="already expired"):
+        approvals.check_open(approvals.get(table, EXECUTION, "prod"))
 
 
-def test_waiting_ignores_other_kinds_of_items(table: Any, fake_clock: Any) -> None:
-    table.put_item(Item={"pk": "LOCK#1#s", "sk": "LOCK", "kind": "lock", "status": "pending"})
+def test_waiting_lists_open_without_tokens(table: Any, fake_clock: Any) -> None:
     store(table)
+    store(table, execution="other", app="other-app", change_set_id="x")
+    approvals.settle(table, approvals.get(table, "other", "prod"), "approved", by="x")
 
-    assert [w["pipeline_id"] for w in approvals.waiting(table)] == ["4711"]
+    rows = approvals.waiting(table)
 
-
-class SmallPages:
-    """The table, but every scan returns at most two items (as a 1 MB page would)."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-        self.scans = 0
-
-    def scan(self, **kwargs: Any) -> dict[str, Any]:
-        self.scans += 1
-        return self.table.scan(Limit=2, **kwargs)
-
-
-def test_waiting_many_pages_reads_every_page(table: Any, fake_clock: Any) -> None:
-    for n in range(7):
-        store(table, str(n))
-        fake_clock.advance(1)
-    paged = SmallPages(table)
-
-    waiting = approvals.waiting(paged)
-
-    assert [w["pipeline_id"] for w in waiting] == ["6", "5", "4", "3", "2", "1", "0"]
-    assert paged.scans >= 4
-
-
-def test_public_any_item_never_contains_token() -> None:
-    item = {"pk": "p", "sk": "s", "token": TOKEN, "app": "a", "status": "pending"}
-
-    view = approvals.public(item)
-
-    assert view == {"app": "a", "status": "pending"}
-    assert item["token"] == TOKEN  # the input is not changed
+    assert [r["execution"] for r in rows] == [EXECUTION]
+    assert TOKEN not in json.dumps(rows, default=str)
+    assert approvals.waiting(table, "other-app") == []

@@ -129,10 +129,40 @@ def test_build_plan_teardown_default_branch_raises(
     load_event: LoadEvent, settings: Settings
 ) -> None:
     payload = load_event("teardown_feature.json")
-    payload["source"]["ref"] = "main"
+    payload["source"].update(ref="main", ref_protected=True)
 
-    with pytest.raises(InvalidInput, match=r"^source\.ref: 'main' is the default branch"):
+    with pytest.raises(InvalidInput, match=r"^source\.ref: 'main' is the protected default"):
         plan_for(payload, settings)
+
+
+@pytest.mark.parametrize(
+    ("ref", "ref_type", "protected", "kind"),
+    [
+        ("main", "branch", True, "release"),
+        # Only the protected default *branch* releases: everything else is a review.
+        ("main", "branch", False, "review"),
+        ("main", "tag", True, "review"),
+        ("feature/x", "branch", True, "review"),
+        ("Main", "branch", True, "review"),
+        ("main ", "branch", True, "release"),  # the model strips, as GitLab never sends it
+    ],
+)
+def test_build_plan_route_from_verified_claims(
+    load_event: LoadEvent,
+    settings: Settings,
+    ref: str,
+    ref_type: str,
+    protected: bool,
+    kind: str,
+) -> None:
+    payload = load_event("deploy_main.json")
+    payload["source"].update(ref=ref, ref_type=ref_type, ref_protected=protected)
+
+    plan = plan_for(payload, settings)
+
+    assert plan["kind"] == kind
+    stages = [s["stage"] for s in plan["stages"]]
+    assert stages == (["staging", "prod"] if kind == "release" else ["review"])
 
 
 def test_build_plan_teardown_review_branch_plans_review_stage(

@@ -120,6 +120,7 @@ def test_record_prod_approved_records_approver_from_approval(
     stage = make_stage("deploy_main.json", 1)
     approvals.store(
         table,
+        execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
         stage=stage.stage,
@@ -127,7 +128,7 @@ def test_record_prod_approved_records_approver_from_approval(
         timeout_seconds=3600,
         details={},
     )
-    item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+    item = approvals.get(table, stage.execution, stage.stage)
     approvals.settle(table, item, "approved", by="carol", reason="ship it")
 
     result = module.record(table, event(module, stage, "deployed"), "ApiUrl")
@@ -157,6 +158,7 @@ def test_record_staging_never_reads_approvals(
     stage = make_stage("deploy_main.json", 0)
     approvals.store(
         table,
+        execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
         stage="staging",

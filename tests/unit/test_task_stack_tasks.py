@@ -268,6 +268,7 @@ def test_close_rejected_deletes_change_set_and_passes_error_on(
     client = DeletesChangeSets()
     item = approvals.store(
         table,
+        execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
         stage="prod",
@@ -292,6 +293,7 @@ def test_close_timeout_marks_approval_expired(
     stage = make_stage("deploy_main.json", 1)
     approvals.store(
         table,
+        execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
         stage="prod",
@@ -305,7 +307,7 @@ def test_close_timeout_marks_approval_expired(
 
     assert result["Error"] == "ApprovalExpired"
     assert "within 72 hours" in result["Cause"]
-    assert approvals.get(table, stage.app, stage.pipeline_id, "prod")["status"] == "expired"
+    assert approvals.get(table, stage.execution, "prod")["status"] == "expired"
 
 
 def test_close_timeout_after_decision_keeps_decision(
@@ -315,6 +317,7 @@ def test_close_timeout_after_decision_keeps_decision(
     stage = make_stage("deploy_main.json", 1)
     approvals.store(
         table,
+        execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
         stage="prod",
@@ -322,19 +325,15 @@ def test_close_timeout_after_decision_keeps_decision(
         timeout_seconds=60,
         details={},
     )
-    approvals.settle(
-        table, approvals.get(table, stage.app, stage.pipeline_id, "prod"), "approved", by="c"
-    )
+    approvals.settle(table, approvals.get(table, stage.execution, "prod"), "approved", by="c")
     error = {"Error": "States.Timeout", "Cause": ""}
 
     result = module.close(DeletesChangeSets(), table, module.CloseEvent(stage=stage, error=error))
 
     assert result["Error"] == "ApprovalExpired"
-    assert approvals.get(table, stage.app, stage.pipeline_id, "prod")["status"] == "approved"
+    assert approvals.get(table, stage.execution, "prod")["status"] == "approved"
     with pytest.raises(ApprovalAlreadyDecided):
-        approvals.settle(
-            table, approvals.get(table, stage.app, stage.pipeline_id, "prod"), "expired"
-        )
+        approvals.settle(table, approvals.get(table, stage.execution, "prod"), "expired")
 
 
 # plan.lambda_handler (Validate Input)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from stackrelay_cli import packaging, progress
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
@@ -54,14 +53,49 @@ class Run:
         return json.loads(self.execution.get("output") or "{}")
 
 
+PROJECT_IDS = itertools.count(5000)
+
+
 class Releaser:
-    """Publishes an app and starts executions as CI would, for one test."""
+    """Publishes an app and starts executions as CI would, for one test.
+
+    The app is registered to its own GitLab project (``group/<app>``); executions
+    start through the start function with an ID token from the engine's issuer,
+    so every test runs the verified path. :meth:`start_raw` is what a CI role can
+    no longer do (StartExecution with a hand-written input): only admin tests use it.
+    """
 
     def __init__(self, local: LocalOrchestrator, app: str) -> None:
         self.local, self.app = local, app
         self.engine = local.engine
         self.sfn = self.engine.client("stepfunctions")
         self._pipeline = 1000
+        self.project = f"group/{app}"
+        self.project_id = str(next(PROJECT_IDS))
+        local.register(app, self.project, self.project_id)
+
+    def token(self, ref: str = "main", **claims: Any) -> str:
+        """The ID token GitLab would give a job of this app's project on ``ref``."""
+        values: dict[str, Any] = {
+            "project_path": self.project,
+            "project_id": self.project_id,
+            "ref": ref,
+            "pipeline_id": self._pipeline,
+            "sha": "abc1234def5678",
+            **claims,
+        }
+        return self.local.token(**values)
+
+    def invoke(self, function_output: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Invoke an orchestrator function; a domain error comes back as errorType."""
+        name = self.local.outputs[function_output]
+        response = self.engine.client("lambda").invoke(
+            FunctionName=name, Payload=json.dumps(payload).encode()
+        )
+        body = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            return {"errorType": body.get("errorType"), "errorMessage": body.get("errorMessage")}
+        return dict(body)
 
     def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
         s3 = self.engine.client("s3")
@@ -89,6 +123,24 @@ class Releaser:
         return str(self._pipeline)
 
     def start(self, payload: Any, machine: str = "DeployStateMachineArn") -> str:
+        """Start as CI does: the request's source becomes the job's ID token claims."""
+        source = payload["source"]
+        action = "teardown" if machine == "TeardownStateMachineArn" else "deploy"
+        token = self.token(
+            source["ref"],
+            pipeline_id=source["pipeline_id"],
+            sha=source["commit"],
+            user_login=source.get("user") or "alice",
+        )
+        command: dict[str, Any] = {"id_token": token, "app": payload["app"], "action": action}
+        if payload.get("artifact") is not None:
+            command["artifact"] = payload["artifact"]
+        started = self.invoke("StartFunctionName", command)
+        assert "executionArn" in started, started
+        return str(started["executionArn"])
+
+    def start_raw(self, payload: Any, machine: str = "DeployStateMachineArn") -> str:
+        """StartExecution with a hand-written input: an administrator, not CI."""
         # Unique in the module's engine, even for parametrized tests sharing an app name.
         name = f"{self.app[:60]}-{self._pipeline}-{next(_EXECUTIONS)}"
         return self.sfn.start_execution(
@@ -120,13 +172,7 @@ class Releaser:
         return cfn.describe_stacks(StackName=name)["Stacks"][0]
 
     def table(self) -> Any:
-        session: boto3.Session = self.engine.session("orchestrator")
-        return session.resource("dynamodb").Table(self._table_name())
-
-    def _table_name(self) -> str:
-        cfn = self.engine.client("cloudformation")
-        resources = cfn.describe_stack_resources(StackName="stackrelay")["StackResources"]
-        return next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Table")
+        return self.local.table()
 
 
 @pytest.fixture

@@ -12,23 +12,33 @@ PROD = "333333333333"
 
 
 class Approvals:
-    """The approval function, invoked as the approve/reject CI jobs invoke it."""
+    """The approval function, invoked as the approve/reject CI jobs invoke it.
+
+    The approver is the ID token's user (a job of the app's project on main);
+    ``approve`` sends the digest of what ``show`` returned, as the CLI does.
+    """
 
     def __init__(self, releaser) -> None:
         self.releaser = releaser
-        self.lam = releaser.engine.client("lambda")
-        self.function = releaser.local.outputs["ApprovalFunctionName"]
 
-    def call(self, action: str, pipeline_id: str | None = None, **extra) -> dict:
+    def call(
+        self, action: str, pipeline_id: str | None = None, approver: str = "alice", **extra
+    ) -> dict:
+        token = self.releaser.token("main", user_login=approver, environment="production")
         payload = {
             "action": action,
             "app": self.releaser.app,
+            "id_token": token,
             "pipeline_id": pipeline_id or self.releaser.pipeline_id,
             **extra,
         }
-        response = self.lam.invoke(FunctionName=self.function, Payload=json.dumps(payload).encode())
-        body = json.loads(response["Payload"].read())
-        if response.get("FunctionError"):
+        if action == "approve" and "digest" not in extra:
+            shown = self.call("show", pipeline_id, approver)
+            if "error" in shown:
+                return shown
+            payload["digest"] = shown["approval"]["digest"]
+        body = self.releaser.invoke("ApprovalFunctionName", payload)
+        if "errorType" in body:
             return {"error": body["errorType"], "message": body["errorMessage"]}
         return body
 
@@ -62,12 +72,9 @@ def test_show_pending_approval_summarises_the_prod_change_set(releaser, parked):
 def test_approve_deploys_prod_and_records_the_approver(releaser, parked):
     arn, approvals = parked
 
-    decided = approvals.call(
-        "approve",
-        approver="carol",
-        reason="release 1.2",
-        job_url="https://gitlab.example.com/job/9",
-    )["approval"]
+    answer = approvals.call("approve", approver="carol", reason="release 1.2")
+    assert "approval" in answer, answer
+    decided = answer["approval"]
     run = releaser.finish(arn)
 
     assert decided["status"] == "approved"
@@ -85,6 +92,7 @@ def test_approve_deploys_prod_and_records_the_approver(releaser, parked):
     ]
     assert record["approver"] == "carol"
     assert record["approval_reason"] == "release 1.2"
+    assert decided["decision_job_url"].startswith(releaser.local.engine.issuer_url)
     assert record["change_set"]
 
 

@@ -20,13 +20,24 @@ def parked(releaser, monkeypatch):
     """A release waiting for prod approval; the CLI finds the orchestrator by its stack."""
     monkeypatch.setenv("STACKRELAY_STACK", "stackrelay")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("STACKRELAY_IDENTITY_TOKEN", releaser.token("main"))
+    cli.releaser, cli.monkeypatch = releaser, monkeypatch  # type: ignore[attr-defined]
     arn = releaser.start(releaser.request("main", releaser.publish()))
     token = releaser.engine.wait_parked(arn)
     return arn, token
 
 
 def cli(capsys, *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
+    args = list(argv)
+    if "--approver" in args:
+        # Who approves is the job's ID token, not a flag: the job of user <approver>.
+        at = args.index("--approver")
+        user = args[at + 1]
+        del args[at : at + 2]
+        releaser = cli.releaser  # type: ignore[attr-defined]
+        token = releaser.token("main", user_login=user, environment="production")
+        cli.monkeypatch.setenv("STACKRELAY_IDENTITY_TOKEN", token)  # type: ignore[attr-defined]
+    code = main(args)
     out = capsys.readouterr()
     return code, out.out + out.err
 

@@ -121,7 +121,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_input_ends_invalid_input_with_nothing_deployed(releaser, case):
-    arn = releaser.start(MALFORMED[case])
+    arn = releaser.start_raw(MALFORMED[case])
     run = releaser.finish(arn)
 
     assert run.status == "FAILED"
@@ -130,9 +130,21 @@ def test_malformed_input_ends_invalid_input_with_nothing_deployed(releaser, case
         assert releaser.stacks(account) == []
 
 
-def test_bad_sha256_ends_invalid_input_naming_the_field(releaser):
+def test_bad_sha256_refused_by_start_invalid_input_naming_the_field(releaser):
     artifact = {**releaser.publish(), "sha256": "not-a-digest"}
-    run = releaser.finish(releaser.start(releaser.request("feature/x", artifact)))
+    refused = releaser.invoke(
+        "StartFunctionName",
+        {"id_token": releaser.token("feature/x"), "app": releaser.app, "artifact": artifact},
+    )
+
+    assert refused["errorType"] == "InvalidInput"
+    assert "artifact.sha256" in refused["errorMessage"]
+    assert releaser.stacks(accounts(releaser)["dev"]) == []
+
+
+def test_bad_sha256_started_by_admin_ends_invalid_input_naming_the_field(releaser):
+    artifact = {**releaser.publish(), "sha256": "not-a-digest"}
+    run = releaser.finish(releaser.start_raw(releaser.request("feature/x", artifact)))
 
     assert run.error == "InvalidInput"
     assert "artifact.sha256" in run.cause

@@ -2,43 +2,63 @@
 
 CI's approve/reject jobs invoke this function and nothing else: it looks the
 task token up and answers Step Functions, so the token never leaves the
-orchestrator. Errors are domain exceptions (ApprovalNotFound,
-ApprovalAlreadyDecided, ApprovalExpired, ChangeSetStale): the CLI maps their
-names to exit codes.
+orchestrator. Every call carries the caller's GitLab ID token: who decides is
+the token's ``user_login`` (recorded with the job's URL), never a field; the
+token's project must own the app (app A's approvers cannot decide app B); and
+a decision needs a job on a protected branch. ``approve`` must carry the
+digest of the summary the approver was shown, and is refused if it differs.
+
+Errors are domain exceptions (IdentityRejected, ProjectMismatch,
+ApproverNotAllowed, ApprovalNotFound, ApprovalAlreadyDecided, ApprovalExpired,
+SummaryMismatch, ChangeSetStale): the CLI maps their names to exit codes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from stackrelay import approvals, cfn, changeset, clock, sessions
+from stackrelay import approvals, cfn, changeset, clock, identity, registry, sessions
 from stackrelay.config import Settings
-from stackrelay.errors import ApprovalExpired, ChangeSetStale, InvalidInput, retryable_throttling
-from stackrelay.model import APP_PATTERN
+from stackrelay.errors import (
+    ApprovalExpired,
+    ApprovalNotFound,
+    ApproverNotAllowed,
+    ChangeSetStale,
+    InvalidInput,
+    SummaryMismatch,
+    retryable_throttling,
+)
+from stackrelay.model import APP_PATTERN, DIGEST_PATTERN, PIPELINE_PATTERN, SafeText, parse_model
 
 logger = Logger()
 SETTINGS = Settings.from_env()
+ISSUER = identity.Issuer.from_env(os.environ)
 TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 SFN = boto3.client("stepfunctions")
 STS = boto3.client("sts")
 
+EXECUTION_PATTERN = r"^[A-Za-z0-9_:.-]{1,256}$"  # a name (or, in tests, an ARN)
+
 
 class ApprovalAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     action: Literal["list", "show", "approve", "reject"]
-    app: str | None = Field(default=None, pattern=APP_PATTERN)
-    pipeline_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,40}$")
-    stage: str = "prod"
-    approver: str | None = Field(default=None, max_length=255)
-    job_url: str | None = Field(default=None, max_length=2048)
-    reason: str | None = Field(default=None, max_length=1024)
+    id_token: SecretStr = Field(repr=False)
+    app: str = Field(pattern=APP_PATTERN)
+    execution: str | None = Field(default=None, pattern=EXECUTION_PATTERN)
+    pipeline_id: str | None = Field(default=None, pattern=PIPELINE_PATTERN)
+    stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    digest: str | None = Field(default=None, pattern=DIGEST_PATTERN)
+    reason: SafeText | None = Field(default=None, max_length=1024)
 
 
 def _stale_reason(item: dict[str, Any]) -> str | None:
@@ -59,79 +79,138 @@ def _stale_reason(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _answer(sfn: Any, call: str, **kwargs: Any) -> None:
+def _answer(sfn: Any, call: str, **kwargs: Any) -> bool:
+    """Answer Step Functions; False when it no longer waits (timed out, stopped)."""
     try:
         getattr(sfn, call)(**kwargs)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-            raise ApprovalExpired(
-                "The release is no longer waiting for this approval (timed out or stopped). "
-                "Run the pipeline again."
-            ) from None
+            return False
         raise
+    return True
 
 
-def decide(table: Any, sfn: Any, request: ApprovalAction) -> dict[str, Any]:
+def _gone() -> ApprovalExpired:
+    return ApprovalExpired(
+        "The release is no longer waiting for this approval (timed out or stopped). "
+        "Run the pipeline again."
+    )
+
+
+def _locate(table: Any, request: ApprovalAction, caller: identity.Identity) -> dict[str, Any]:
+    if request.execution:
+        item = approvals.get(table, request.execution, request.stage)
+        if item["app"] != request.app:
+            # Never say which app it belongs to: the caller's project does not own it.
+            raise ApprovalNotFound(
+                f"No {request.stage} approval of {request.app} for execution {request.execution}."
+            )
+        return item
+    pipeline = request.pipeline_id or caller.pipeline_id
+    return approvals.find(table, request.app, pipeline, request.stage)
+
+
+def decide(
+    table: Any, sfn: Any, request: ApprovalAction, issuer: identity.Issuer
+) -> dict[str, Any]:
+    caller = identity.verify(request.id_token.get_secret_value(), issuer)
+    registry.check(table, request.app, caller)
     if request.action == "list":
         return {"approvals": approvals.waiting(table, request.app)}
-    if not request.app or not request.pipeline_id:
-        raise InvalidInput(f"{request.action} needs app and pipeline_id.")
-    item = approvals.get(table, request.app, request.pipeline_id, request.stage)
+    item = _locate(table, request, caller)
     view = approvals.public(item)
     view["summary_text"] = changeset.render(item["summary"])
     if request.action == "show":
         return {"approval": view}
-    if not request.approver:
-        raise InvalidInput(f"{request.action} needs the approver's identity (approver).")
+    if not approvals.may_decide(caller):
+        raise ApproverNotAllowed(
+            f"{caller.describe()} may not decide: approvals come only from a job on a "
+            "protected branch of the app's project (the approve-prod job of the release "
+            "pipeline). Nothing was decided."
+        )
+    if request.action == "approve" and request.digest is None:
+        raise InvalidInput(
+            "approve needs the digest of the change summary you were shown (digest); "
+            "`stackrelay approve` shows it and sends it."
+        )
+    if request.digest is not None and request.digest != item["digest"]:
+        raise SummaryMismatch(
+            f"The {item['stage']} change set waiting for {item['app']} is not the one whose "
+            "summary was shown (digests differ). Nothing was decided: run approve again "
+            "and review what it shows."
+        )
     try:
         approvals.check_open(item)
     except ApprovalExpired:
         approvals.settle(table, item, "expired")
         raise
-    stale = _stale_reason(item)
+    approver, job_url = caller.user_login, caller.job_url
+    # A retry of a decision whose answer may already have reached Step Functions: the
+    # change set may be executing by now, so it is not checked again.
+    retry = item["status"] == approvals.DECIDING
+    stale = None if retry else _stale_reason(item)
     if stale is not None:
-        approvals.settle(table, item, "stale", by=request.approver, reason=stale)
         message = f"Not approved: {stale}. Run the pipeline again to review the new change."
-        _answer(
+        answered = _answer(
             sfn,
             "send_task_failure",
             taskToken=approvals.token_of(item),
             error="ChangeSetStale",
             cause=message,
         )
+        approvals.settle(table, item, "stale" if answered else "expired", by=approver, reason=stale)
         raise ChangeSetStale(message)
-    status = "approved" if request.action == "approve" else "rejected"
-    decided = approvals.settle(
-        table, item, status, by=request.approver, reason=request.reason, job_url=request.job_url
+    decision = "approved" if request.action == "approve" else "rejected"
+    claimed = approvals.claim(
+        table,
+        item,
+        decision,
+        by=approver,
+        digest=item["digest"],
+        reason=request.reason,
+        job_url=job_url,
     )
-    token = approvals.token_of(item)
-    if status == "approved":
+    # The token stays in the item until Step Functions has the answer: if this call
+    # fails (throttled), the item stays "deciding" and the same decision may be resent.
+    token = approvals.token_of(claimed)
+    if decision == "approved":
         output = {
-            "approver": request.approver,
+            "approver": approver,
             "reason": request.reason,
-            "job_url": request.job_url,
+            "job_url": job_url,
             "decided_at": clock.now(),
         }
-        _answer(sfn, "send_task_success", taskToken=token, output=json.dumps(output))
+        answered = _answer(sfn, "send_task_success", taskToken=token, output=json.dumps(output))
     else:
-        cause = f"Rejected by {request.approver}: {request.reason or 'no reason given'}"
-        _answer(sfn, "send_task_failure", taskToken=token, error="DeploymentRejected", cause=cause)
+        cause = f"Rejected by {approver}: {request.reason or 'no reason given'}"
+        answered = _answer(
+            sfn, "send_task_failure", taskToken=token, error="DeploymentRejected", cause=cause
+        )
+    if not answered and not retry:
+        approvals.settle(table, claimed, "expired")
+        raise _gone()
+    decided = approvals.settle(
+        table, claimed, decision, by=approver, reason=request.reason, job_url=job_url
+    )
     return {"approval": {**decided, "summary_text": view["summary_text"]}}
 
 
 @logger.inject_lambda_context(log_event=False)
-@event_parser(model=ApprovalAction)
 @retryable_throttling
-def lambda_handler(event: ApprovalAction, context: LambdaContext) -> dict[str, Any]:
-    result = decide(TABLE, SFN, event)
+def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Parsed here, not by event_parser: a validation error must never echo the token.
+    event = parse_model(ApprovalAction, payload, "approval request")
+    result = decide(TABLE, SFN, event, ISSUER)
+    approval = result.get("approval") or {}
     logger.info(
         "Approval action",
         extra={
             "action": event.action,
             "app": event.app,
-            "pipeline_id": event.pipeline_id,
-            "approver": event.approver,
+            "execution": approval.get("execution"),
+            "status": approval.get("status"),
+            "approver": approval.get("decided_by"),
         },
     )
     return result

@@ -32,7 +32,7 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
     stage = event.stage
     cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
     name = event.error.get("Error") or "States.Runtime"
-    item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+    item = approvals.get(table, stage.execution, stage.stage)
     if name == "DeploymentRejected":
         # Said from the approval record, the source of truth for who decided and why.
         who, why = item.get("decided_by") or "someone", item.get("decision_reason")

@@ -48,7 +48,7 @@ def decision(table: Any, stage: Stage) -> dict[str, Any]:
     if not stage.approval:
         return {}
     try:
-        item = approvals.get(table, stage.app, stage.pipeline_id, stage.stage)
+        item = approvals.get(table, stage.execution, stage.stage)
     except ApprovalNotFound:
         return {}
     return {

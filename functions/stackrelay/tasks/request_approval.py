@@ -33,6 +33,7 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
     stage, change_set = event.stage, event.change_set
     return approvals.store(
         table,
+        execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
         stage=stage.stage,
@@ -42,8 +43,8 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
             "account": stage.account,
             "stack": stage.stack,
             "ref": stage.ref,
+            "user": stage.user,
             "commit": stage.commit,
-            "execution": stage.execution,
             "pipeline_url": stage.pipeline_url,
             "change_set": stage.change_set,
             "change_set_id": change_set["id"],
