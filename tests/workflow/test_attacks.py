@@ -321,19 +321,27 @@ def test_forged_execution_with_real_pipeline_id_cannot_hijack_approval(releaser,
 
 @pytest.fixture(scope="module")
 def ci_roles(local) -> dict[str, str]:
-    """setup/gitlab-oidc.yaml deployed for one app in the orchestrator account."""
+    """The CI roles of setup/gitlab-oidc.yaml, for one app, in the orchestrator account.
+
+    The template is rendered by the template tests' resolver and its roles are made
+    through the IAM API: moto's CloudFormation stores inline role policies in a shape
+    its own IAM enforcement cannot read (KeyError 'policy_document').
+    """
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "template"))
+    from test_setup_policies import render
+
     outputs = local.outputs
-    region = local.engine.config.region
     account = local.engine.config.orchestrator_account
     lam = local.engine.client("lambda")
 
     def arn_of(name: str) -> str:
         return lam.get_function(FunctionName=outputs[name])["Configuration"]["FunctionArn"]
 
-    deployed = local.engine.deploy_app(
-        ROOT / "setup" / "gitlab-oidc.yaml",
-        stack_name="stackrelay-gitlab-iamtest",
-        parameters={
+    resources = render(
+        "gitlab-oidc.yaml",
+        {
             "ProjectPath": "group/iamtest",
             "ProjectId": "777",
             "ArtifactBucketName": local.bucket,
@@ -344,9 +352,36 @@ def ci_roles(local) -> dict[str, str]:
             "ApprovalFunctionArn": arn_of("ApprovalFunctionName"),
             "CreateOidcProvider": "false",
         },
+        account,
     )
-    assert region and account
-    return {"publish": deployed["CiPublishRoleArn"], "approve": deployed["CiApproveRoleArn"]}
+    iam = local.engine.client("iam")
+    roles = {}
+    for key, logical in (("publish", "CiPublishRole"), ("approve", "CiApproveRole")):
+        props = resources[logical]["Properties"]
+        roles[key] = iam.create_role(
+            RoleName=props["RoleName"],
+            AssumeRolePolicyDocument=json.dumps(_trust_this_account(account)),
+        )["Role"]["Arn"]
+        for policy in props["Policies"]:
+            iam.put_role_policy(
+                RoleName=props["RoleName"],
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+            )
+    return roles
+
+
+def _trust_this_account(account: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
 
 
 def _as_role(local: Any, role_arn: str) -> boto3.Session:
