@@ -68,7 +68,7 @@ class Issuer:
         if parts.scheme != "https" and not (parts.scheme == "http" and local):
             raise ConfigurationError(
                 f"GitLab issuer {self.url!r} must be an https:// URL (http:// only for "
-                "localhost, the local engine's issuer). Set the GitLabUrl parameter."
+                "localhost, the local engine's issuer). Set the orchestrator's TokenIssuer parameter."
             )
         if self.url.endswith("/") or parts.query or parts.fragment:
             raise ConfigurationError(
@@ -84,10 +84,10 @@ class Issuer:
 
     @classmethod
     def from_env(cls, env: Any) -> Issuer:
-        url = (env.get("GITLAB_URL") or "").strip()
+        url = (env.get("TOKEN_ISSUER") or "").strip()
         if not url:
             raise ConfigurationError(
-                "GITLAB_URL is not set: the orchestrator's template sets it from GitLabUrl."
+                "TOKEN_ISSUER is not set: the orchestrator's template sets it from TokenIssuer."
             )
         return cls(
             url=url,

@@ -94,7 +94,7 @@ def bootstrap(
             "TargetRegion": config.region,
             "ArtifactBucketName": bucket,
             # The engine's own GitLab: tokens are verified, never bypassed.
-            "GitLabUrl": engine.issuer_url,
+            "TokenIssuer": engine.issuer_url,
             **(parameters or {}),
         },
     )

@@ -68,7 +68,7 @@ class _EngineOps:
 
     @property
     def issuer_url(self) -> str:
-        """The engine's GitLab issuer (the orchestrator's GitLabUrl locally)."""
+        """The engine's GitLab issuer (the orchestrator's TokenIssuer locally)."""
         assert self.runtime.issuer is not None, "the engine is not started"
         return self.runtime.issuer.url
 

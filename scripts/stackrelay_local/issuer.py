@@ -7,7 +7,7 @@ check a real RS256 signature against a JWKS fetched over HTTP), not a bypass.
 An RSA key made when the engine starts, its JWKS served on
 ``http://localhost:<port>/oauth/discovery/keys`` (GitLab's path) with an
 OpenID discovery document, and :meth:`LocalIssuer.mint` for tokens with
-GitLab's claim set. The orchestrator is bootstrapped with ``GitLabUrl`` set to
+GitLab's claim set. The orchestrator is bootstrapped with ``TokenIssuer`` set to
 :attr:`LocalIssuer.url`. Times come from the engine's simulated clock, as the
 verifier's do.
 """

@@ -181,7 +181,7 @@ class RemoteEngine:
 
     @property
     def issuer_url(self) -> str:
-        """The server's GitLab issuer (the orchestrator's GitLabUrl locally)."""
+        """The server's GitLab issuer (the orchestrator's TokenIssuer locally)."""
         return str(self._control.call("GET", "issuer")["url"])
 
     def mint_token(self, **claims: Any) -> str:

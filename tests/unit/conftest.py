@@ -38,7 +38,7 @@ ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "StackRelay",
-    "GITLAB_URL": "https://gitlab.example.com",
+    "TOKEN_ISSUER": "https://gitlab.example.com",
     "TOKEN_AUDIENCE": "stackrelay",
 }
 
