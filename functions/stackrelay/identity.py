@@ -68,7 +68,8 @@ class Issuer:
         if parts.scheme != "https" and not (parts.scheme == "http" and local):
             raise ConfigurationError(
                 f"GitLab issuer {self.url!r} must be an https:// URL (http:// only for "
-                "localhost, the local engine's issuer). Set the orchestrator's TokenIssuer parameter."
+                "localhost, the local engine's issuer). Set the orchestrator's TokenIssuer "
+                "parameter."
             )
         if self.url.endswith("/") or parts.query or parts.fragment:
             raise ConfigurationError(
