@@ -35,6 +35,8 @@ ENV = {
     "DEFAULT_BRANCH": "main",
     "TABLE_NAME": "table",
     "ARTIFACT_BUCKET": "bucket",
+    "TOKEN_ISSUER": "https://gitlab.com",
+    "TOKEN_AUDIENCE": "stackrelay",
     "POWERTOOLS_METRICS_NAMESPACE": "StackRelay",
     "POWERTOOLS_TRACE_DISABLED": "1",
 }

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import jwt
 
 from stackrelay import clock
 from stackrelay.errors import ConfigurationError, IdentityRejected
@@ -129,6 +127,9 @@ class Identity:
         return f"{self.user_login} in {self.project_path} ({self.ref}, job {self.job_id})"
 
 
+if TYPE_CHECKING:
+    import jwt
+
 _CLIENTS: dict[str, jwt.PyJWKClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -136,6 +137,8 @@ _CLIENTS_LOCK = threading.Lock()
 def _jwks_client(url: str) -> jwt.PyJWKClient:
     """One cached JWKS client per URL: keys are fetched once per JWKS_CACHE_SECONDS,
     and again when a token names a key id the cache does not hold (key rotation)."""
+    import jwt  # lazily: only the start and approval functions verify tokens
+
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(url)
         if client is None:
@@ -162,6 +165,8 @@ def _reject(why: str) -> IdentityRejected:
 
 def verify(token: str, issuer: Issuer) -> Identity:
     """The verified identity in ``token``, or :class:`IdentityRejected` saying why."""
+    import jwt  # lazily (PyJWT + cryptography): modules that import this one stay light
+
     if not isinstance(token, str) or not token.strip():
         raise _reject("no token was sent")
     if len(token) > MAX_TOKEN_LENGTH:
