@@ -24,11 +24,15 @@ GITLAB_CI_LOCAL_VERSION := 4.73.0
 # and the SAM CLI for `sam validate --lint`, in its own venv (it pins its own boto3).
 ASL_VALIDATOR := $(TOOLS)/node_modules/.bin/asl-validator
 ASL_VALIDATOR_VERSION := 4.0.0
+# esbuild for SAM's `BuildMethod: esbuild` (TypeScript apps): the SAM CLI finds it on
+# PATH, and the tests put $(TOOLS)/node_modules/.bin there.
+ESBUILD := $(TOOLS)/node_modules/.bin/esbuild
+ESBUILD_VERSION := 0.28.2
 SAM_VENV := .sam-venv
 SAM_CLI_VERSION := 1.170.0
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-tools: $(GITLAB_CI_LOCAL) $(ASL_VALIDATOR) $(SAM_STAMP)
+tools: $(GITLAB_CI_LOCAL) $(ASL_VALIDATOR) $(ESBUILD) $(SAM_STAMP)
 	@command -v rsync >/dev/null || { apt-get update -qq && apt-get install -y -qq rsync; }
 
 $(GITLAB_CI_LOCAL):
@@ -38,6 +42,9 @@ $(GITLAB_CI_LOCAL):
 # Order-only on gitlab-ci-local: two npm installs must not share $(TOOLS) at once (make -j).
 $(ASL_VALIDATOR): | $(GITLAB_CI_LOCAL)
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error asl-validator@$(ASL_VALIDATOR_VERSION)
+
+$(ESBUILD): | $(ASL_VALIDATOR)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error esbuild@$(ESBUILD_VERSION)
 
 $(SAM_STAMP):
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from stackrelay.backoff import next_delay
 from stackrelay.config import PollBounds
-from stackrelay_cli import packaging
+from stackrelay_cli import build
 from stackrelay_cli.local import bootstrap
 from stackrelay_local import EngineConfig, LocalEngine
 
@@ -65,7 +65,9 @@ def _outputs(events: list[dict], name: str) -> list[dict]:
 def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Measure:
     app = f"bench{seconds}"
     engine.set_stack_seconds(float(seconds + OFFSET))
-    artifact = packaging.package(app_dir, app, engine.client("s3"), local.bucket).as_input()
+    artifact = build.publish(
+        app_dir, app, engine.session(), local.bucket, sam_endpoint_url=engine.http_endpoint()
+    ).as_input()
     sfn = engine.client("stepfunctions")
     request = {
         "app": app,
@@ -103,14 +105,21 @@ def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Me
 
 
 def run(durations: tuple[int, ...] = DURATIONS) -> list[Measure]:
+    import shutil
+    import tempfile
+
     results = []
-    app_dir = ROOT / "examples" / "aws-news"
+    work = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    app_dir = work / "aws-news"
+    shutil.copytree(ROOT / "examples" / "aws-news", app_dir)
+    build.sam_build(app_dir)  # once; every publish below ships this build
     for schedule, parameters in SCHEDULES.items():
         with LocalEngine(EngineConfig()) as engine:
             local = bootstrap(engine, parameters=parameters)
             for seconds in durations:
                 results.append(measure_one(engine, local, schedule, seconds, app_dir))
                 print(f"  measured {schedule:<10} {seconds:>5} s", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
     return results
 
 

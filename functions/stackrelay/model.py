@@ -76,6 +76,8 @@ class Artifact(BaseModel):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     key: str = Field(min_length=1, max_length=1024)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # The template's S3 version: CloudFormation reads exactly it (TemplateURL ?versionId=).
+    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,1024}$")
 
 
 class Source(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from stackrelay import artifacts
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput
 from stackrelay.model import DeployRequest, Source
@@ -53,8 +54,8 @@ def tag_value(value: str) -> str:
     return _TAG_VALUE.sub("_", value)[:256]
 
 
-def template_url(bucket: str, key: str, region: str) -> str:
-    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+def template_url(bucket: str, key: str, region: str, version: str | None = None) -> str:
+    return artifacts.s3_url(bucket, key, region, version)
 
 
 def is_release(source: Source, settings: Settings) -> bool:
@@ -94,7 +95,11 @@ def build_plan(request: DeployRequest, settings: Settings, execution: str) -> di
             f"artifact.bucket: {artifact.bucket!r} is not this orchestrator's artifact bucket "
             f"({settings.artifact_bucket!r}). Publish with `stackrelay publish`."
         )
-    url = template_url(artifact.bucket, artifact.key, settings.region) if artifact else ""
+    url = (
+        template_url(artifact.bucket, artifact.key, settings.region, artifact.version)
+        if artifact
+        else ""
+    )
     stages = []
     for name in names:
         stack = stack_name(settings.stack_prefix, request.app, name, source.ref if review else None)

@@ -34,13 +34,27 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def load(text: str) -> dict[str, Any]:
-    """Parse a template; raises ValueError with the parser's reason."""
+def parse(text: str | bytes) -> dict[str, Any]:
+    """Parse JSON or YAML (short-form intrinsics) to a mapping; ValueError says why not.
+
+    The one template reader: publish, Verify Artifact and the local engine's
+    CloudFormation all read templates through it.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, _Loader)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a CloudFormation template: {exc}") from None
-    if not isinstance(data, dict) or "Resources" not in data:
+    if not isinstance(data, dict):
+        raise ValueError("not a CloudFormation template: it is not a mapping")
+    return data
+
+
+def load(text: str | bytes) -> dict[str, Any]:
+    """Parse a template that must have Resources; raises ValueError with the reason."""
+    data = parse(text)
+    if "Resources" not in data:
         raise ValueError("not a CloudFormation template: it has no Resources section")
     return data
 

@@ -39,18 +39,21 @@ WATCH_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_INTERVAL", "2"))
 
 
 def publish(session: boto3.Session, args: Namespace) -> int:
-    from stackrelay_cli import packaging  # only publish reads templates and builds
+    from stackrelay_cli import build  # only publish builds and reads templates
 
     bucket = args.bucket or resolve(session, need=("bucket",)).bucket
-    app_dir = Path(args.app_dir)
     try:
-        artifact = packaging.package(app_dir, args.app, session.client("s3"), bucket)
-    except packaging.PackagingError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        artifact = build.publish(
+            Path(args.app_dir), args.app, session, bucket, use_container=args.use_container
+        )
+    except build.BuildError as exc:
+        raise CliError(str(exc), exc.code) from None
     data = {
         **artifact.as_input(),
+        "objects": [o.as_manifest() for o in artifact.objects],
         "uploaded": artifact.uploaded,
         "reused": artifact.reused,
+        "built_by": artifact.built_by,
         "boundary_note": artifact.boundary_note,
     }
     if args.output:
@@ -62,7 +65,10 @@ def publish(session: boto3.Session, args: Namespace) -> int:
             render.key_values(
                 {
                     "artifact": f"s3://{artifact.bucket}/{artifact.key}",
+                    "version": artifact.version,
                     "sha256": artifact.sha256,
+                    "covers": f"{len(artifact.objects)} object(s), each pinned by version",
+                    "built by": artifact.built_by,
                     "uploaded": f"{len(artifact.uploaded)} new object(s)",
                     "reused": f"{len(artifact.reused)} unchanged object(s)",
                 }
@@ -90,8 +96,13 @@ def _artifact(args: Namespace) -> dict[str, Any] | None:
             raise CliError(
                 f"{path} is not the JSON `stackrelay publish` writes: {exc}", EXIT_INVALID
             ) from None
-    if args.artifact_key or args.artifact_sha256:
-        return {"bucket": args.bucket, "key": args.artifact_key, "sha256": args.artifact_sha256}
+    if args.artifact_key or args.artifact_sha256 or args.artifact_version:
+        return {
+            "bucket": args.bucket,
+            "key": args.artifact_key,
+            "sha256": args.artifact_sha256,
+            "version": args.artifact_version,
+        }
     return None
 
 

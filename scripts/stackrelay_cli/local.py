@@ -9,6 +9,7 @@ on the sample app.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from stackrelay_cli.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INVALID, EXIT_O
 from stackrelay_cli.orchestrator import Orchestrator
 
 ROOT = Path(__file__).resolve().parents[2]
+STAGES = ("review", "staging", "prod")
 ORCHESTRATOR_STACK = "stackrelay"
 PROJECT_ID = "4242"
 """The GitLab project id local releases run as (project path local/<app>)."""
@@ -140,7 +142,15 @@ def run(args: Namespace) -> int:
         return int(serve(["up", "--port", str(args.port)]) or 0)
     gitlab = GitLabTarget.from_args(args)
     if args.local_command == "release":
-        return release(Path(args.app), args.name, args.stack_seconds, args.json, gitlab)
+        return release(
+            Path(args.app),
+            args.name,
+            args.stack_seconds,
+            args.json,
+            gitlab,
+            parameters=parse_parameters(args.parameter),
+            use_container=args.use_container,
+        )
     return demo(args.stack_seconds, args.json, gitlab)
 
 
@@ -211,6 +221,8 @@ class Release:
     app_dir: Path
     app: str
     quiet: bool = False
+    use_container: bool = False
+    prebuilt: tuple[Path, str] | None = None  # (template, by whom): built before the engine
     pipeline: int = 100
     finished: list[dict[str, Any]] = field(default_factory=list)
 
@@ -236,16 +248,26 @@ class Release:
         return Namespace(**{**defaults, **values})
 
     def publish(self) -> dict[str, str]:
-        from stackrelay_cli import packaging
+        from stackrelay_cli import build
 
-        self.say(f"publish {self.app_dir} (build once, content-addressed)")
-        artifact = packaging.package(
-            self.app_dir, self.app, self._session().client("s3"), self.local.bucket
-        )
+        self.say(f"publish {self.app_dir} (SAM CLI build and package, pinned by version)")
+        try:
+            artifact = build.publish(
+                self.app_dir,
+                self.app,
+                self._session(),
+                self.local.bucket,
+                sam_endpoint_url=self.local.engine.http_endpoint(),
+                use_container=self.use_container,
+                prebuilt=self.prebuilt,
+            )
+        except build.BuildError as exc:
+            raise CliError(str(exc), exc.code) from None
         if not self.quiet:
             render.console.print(
-                f"    s3://{artifact.bucket}/{artifact.key}  "
-                f"({len(artifact.uploaded)} uploaded, {len(artifact.reused)} reused)"
+                f"    s3://{artifact.bucket}/{artifact.key}  built by {artifact.built_by}; "
+                f"{len(artifact.objects)} pinned object(s), {len(artifact.uploaded)} uploaded, "
+                f"{len(artifact.reused)} reused"
             )
         return artifact.as_input()
 
@@ -362,40 +384,90 @@ def _finish(
     return EXIT_OK
 
 
+def parse_parameters(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """``--parameter KEY=VALUE`` (every stage) or ``STAGE:KEY=VALUE``, as StageParameters."""
+    stages: dict[str, dict[str, str]] = {name: {} for name in STAGES}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        stage, colon, key = name.rpartition(":")
+        if not sep or not key or (colon and stage not in STAGES):
+            raise CliError(
+                f"--parameter {item!r}: write KEY=VALUE (every stage) or STAGE:KEY=VALUE "
+                f"with STAGE one of {', '.join(STAGES)}.",
+                EXIT_INVALID,
+            )
+        for target in [stage] if colon else STAGES:
+            stages[target][key] = value
+    return {stage: values for stage, values in stages.items() if values}
+
+
+def missing_parameters(template: dict[str, Any], given: dict[str, dict[str, str]]) -> None:
+    """Template parameters without a Default need a value in every stage."""
+    declared = template.get("Parameters") or {}
+    missing = sorted(
+        name
+        for name, spec in declared.items()
+        if name != "Stage"
+        and "Default" not in (spec or {})
+        and any(name not in given.get(stage, {}) for stage in STAGES)
+    )
+    if missing:
+        flags = " ".join(f"--parameter {name}=VALUE" for name in missing)
+        example = json.dumps({"prod": {name: "VALUE" for name in missing}})
+        raise CliError(
+            f"The app's template has parameter(s) without a Default: {', '.join(missing)}. "
+            f"Give them values: {flags} (or STAGE:NAME=VALUE for one stage). On AWS they come "
+            f"from the orchestrator's StageParameters, e.g. {example}.",
+            EXIT_INVALID,
+        )
+
+
 def release(
     app_dir: Path,
     name: str | None,
     stack_seconds: float,
     as_json: bool,
     gitlab: GitLabTarget | None = None,
+    parameters: dict[str, dict[str, str]] | None = None,
+    use_container: bool = False,
 ) -> int:
     """Release any SAM app folder: review, staging, prod (approved), teardown."""
-    from stackrelay import templates
     from stackrelay.naming import slug
 
-    from stackrelay_cli.packaging import find_template
+    from stackrelay_cli import build
 
     started = time.time()
     try:
-        template = templates.load(find_template(app_dir).read_text())
-    except Exception as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        template = build.load(build.find_template(app_dir))
+    except build.BuildError as exc:
+        raise CliError(str(exc), exc.code) from None
+    given = parameters or {}
+    missing_parameters(template, given)
     # An app name the input model accepts: a letter first, no "review" segment.
     words = [w if w != "review" else "rv" for w in slug(name or app_dir.resolve().name).split("-")]
     app = "-".join(w for w in words if w)[:40] or "app"
     if not app[0].isalpha():
         app = f"app-{app}"[:40]
-    parameters = {}
+    orchestrator_parameters = {}
     url_output = _url_output(template)
     if url_output:
-        parameters["ReviewUrlOutput"] = url_output
-    with _engine(stack_seconds) as engine:
-        if gitlab is not None:
-            parameters.update(gitlab.parameters(engine))
-        local = bootstrap(engine, parameters=parameters, say=lambda t: None)
-        r = Release(local=local, app_dir=app_dir, app=app, quiet=as_json)
-        run_story(r)
-        return _finish(r, started, as_json, gitlab and gitlab.summary(engine))
+        orchestrator_parameters["ReviewUrlOutput"] = url_output
+    if given:
+        orchestrator_parameters["StageParameters"] = json.dumps(given)
+    # Build first: a missing runtime or SAM CLI fails before the engine starts. The
+    # temporary build folder goes when the release ends.
+    with contextlib.ExitStack() as cleanup:
+        try:
+            prebuilt = cleanup.enter_context(build.built(app_dir, use_container=use_container))
+        except build.BuildError as exc:
+            raise CliError(str(exc), exc.code) from None
+        with _engine(stack_seconds) as engine:
+            if gitlab is not None:
+                orchestrator_parameters.update(gitlab.parameters(engine))
+            local = bootstrap(engine, parameters=orchestrator_parameters, say=lambda t: None)
+            r = Release(local=local, app_dir=app_dir, app=app, quiet=as_json, prebuilt=prebuilt)
+            run_story(r)
+            return _finish(r, started, as_json, gitlab and gitlab.summary(engine))
 
 
 def _url_output(template: dict[str, Any]) -> str | None:

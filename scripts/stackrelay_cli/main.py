@@ -69,9 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         return p
 
-    p = command("publish", "Package a SAM app folder once and upload it (content-addressed).")
+    p = command(
+        "publish",
+        "Build a SAM app with the SAM CLI (or take its .aws-sam/build), package it once "
+        "(content-addressed) and pin every object by version.",
+    )
     p.add_argument("--app", required=True, help="app name (stack names derive from it)")
     p.add_argument("--app-dir", default=".", help="the SAM app folder (default: .)")
+    p.add_argument(
+        "--use-container",
+        action="store_true",
+        help="sam build --use-container (needs Docker): build in the runtime's image",
+    )
     p.add_argument("--bucket", help="artifact bucket (default: the orchestrator's)")
     p.add_argument("--output", help="write the artifact JSON here (for `start --artifact-file`)")
 
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact-file", help="the JSON `publish --output` wrote")
     p.add_argument("--artifact-key")
     p.add_argument("--artifact-sha256")
+    p.add_argument("--artifact-version", help="the template's S3 version (publish prints it)")
     p.add_argument("--bucket")
     p.add_argument("--wait", action="store_true", help="follow the execution to its end")
     p.add_argument(
@@ -172,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(lp)
     lp.add_argument("--app", required=True, metavar="DIR", help="the SAM app folder")
     lp.add_argument("--name", help="app name (default: the folder's name)")
+    lp.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter for every stage, or STAGE:KEY=VALUE for one (repeatable); "
+        "on AWS these are the orchestrator's StageParameters",
+    )
+    lp.add_argument(
+        "--use-container",
+        action="store_true",
+        help="sam build --use-container (needs Docker): build in the runtime's image",
+    )
     lp.add_argument(
         "--stack-seconds",
         type=float,

@@ -186,7 +186,9 @@ class CloudFormationRealism:
     def _fetch_template(self, body: str | None, url: str | None) -> dict[str, Any]:
         if url:
             bucket, key = seams.parse_template_url(url)
-            body = seams.read_s3_object(bucket, key).decode("utf-8")
+            body = seams.read_s3_object(bucket, key, seams.template_url_version(url)).decode(
+                "utf-8"
+            )
         if not body:
             raise seams.cfn_validation_error(
                 "Either Template URL or Template Body must be specified."

@@ -116,7 +116,9 @@ class HttpApi(_Emulated):
     def create(cls, name: str, props: dict[str, Any], account: str, region: str) -> _Emulated:
         if props.get("BodyS3Location"):
             location = props["BodyS3Location"]
-            props["Body"] = json.loads(seams.read_s3_object(location["Bucket"], location["Key"]))
+            props["Body"] = json.loads(
+                seams.read_s3_object(location["Bucket"], location["Key"], location.get("Version"))
+            )
         body = props.get("Body") or {}
         title = (body.get("info") or {}).get("title") if isinstance(body, dict) else None
         protocol = props.get("ProtocolType") or "HTTP"

@@ -189,6 +189,27 @@ class LocalEngine(_EngineOps):
         self.faults = Faults(self.runtime.faults, self.runtime.config)
         self.events = self.runtime.events
         self._mock: Any = None
+        self._endpoint: Any = None
+
+    def http_endpoint(self) -> str:
+        """An HTTP endpoint into this in-process engine, for tools in other processes.
+
+        ``sam package`` (publish) runs in the SAM CLI's own venv and reaches S3 through
+        AWS_ENDPOINT_URL, as it reaches AWS. moto's server app, on a free localhost
+        port in a thread of this process, serves the same backends as ``mock_aws``.
+        Started on first use, stopped with the engine.
+        """
+        if self._mock is None:
+            raise RuntimeError("start the engine first")
+        if self._endpoint is None:
+            import logging
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            server = seams.resolve("threaded_server")(ip_address="localhost", port=0, verbose=False)
+            server.start()
+            self._endpoint = server
+        _, port = self._endpoint.get_host_and_port()
+        return f"http://localhost:{port}"
 
     def start(self) -> LocalEngine:
         from moto import mock_aws
@@ -220,6 +241,9 @@ class LocalEngine(_EngineOps):
         try:
             self.drain()
         finally:
+            if self._endpoint is not None:
+                self._endpoint.stop()
+                self._endpoint = None
             self.runtime.uninstall()
             self._mock.stop()
             self._mock = None

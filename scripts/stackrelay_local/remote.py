@@ -123,6 +123,10 @@ class RemoteEngine:
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
 
+    def http_endpoint(self) -> str:
+        """Where tools in other processes (``sam package``) reach this engine."""
+        return self.endpoint_url
+
     @property
     def config(self) -> EngineConfig:
         if self._config is None:

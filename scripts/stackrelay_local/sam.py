@@ -1,10 +1,15 @@
-"""The SAM side of deploying: transform, packaging, state machine definitions.
+"""The SAM side of CloudFormation: the transform, and state machine definitions.
 
 CloudFormation applies ``AWS::Serverless-2016-10-31`` server-side; moto does
 not, so the engine runs aws-sam-translator on every template that asks for it
-(any SAM app, not only ours). ``package_local`` is what ``sam package`` does
-for a template on disk: it zips each local ``CodeUri`` and uploads each local
-``DefinitionUri`` so the deployed template only names S3 objects.
+(any SAM app, not only ours).
+
+Apps are built and packaged by the SAM CLI (``stackrelay publish``,
+stackrelay_cli.build). ``package_local`` only serves ``LocalEngine.deploy_app``:
+it puts StackRelay's *own* templates (the orchestrator, setup/) into the engine
+from source, so the engine runs the handlers from functions/ (real files, real
+tracebacks) and a bootstrap costs no SAM CLI run. It is the engine standing in
+for ``sam deploy`` of the orchestrator, not a second packager for apps.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from stackrelay import templates
 
 SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
 _SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
@@ -58,42 +63,12 @@ class _StaticPolicyLoader:
         return dict(MANAGED_POLICIES)
 
 
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-# Long-form timestamps and dates must stay strings, as CloudFormation reads them.
-_CfnLoader.yaml_implicit_resolvers = {
-    k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_template(text: str | bytes) -> dict[str, Any]:
-    """Parse a JSON or YAML (with short-form intrinsics) template to a dict."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
+    """The shared template reader (stackrelay.templates), with the engine's error type."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = yaml.load(text, Loader=_CfnLoader)
-    if not isinstance(data, dict):
-        raise TemplateError("the template is not a mapping")
-    return data
+        return templates.parse(text)
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def has_serverless_transform(template: dict[str, Any]) -> bool:
@@ -107,7 +82,7 @@ def process_template(
     parameters: dict[str, str],
     account_id: str,
     region: str,
-    read_s3: Callable[[str, str], bytes],
+    read_s3: Callable[[str, str, str | None], bytes],
 ) -> dict[str, Any]:
     """What CloudFormation does to a template before creating resources.
 
@@ -138,7 +113,8 @@ def process_template(
         if kind == "AWS::StepFunctions::StateMachine" and "DefinitionS3Location" in props:
             location = props.pop("DefinitionS3Location")
             # Substitutions are textual (a number may be a bare ${X}): keep the raw text.
-            props["DefinitionString"] = read_s3(location["Bucket"], location["Key"]).decode("utf-8")
+            body = read_s3(location["Bucket"], location["Key"], location.get("Version"))
+            props["DefinitionString"] = body.decode("utf-8")
         if kind == "AWS::StepFunctions::StateMachine" and isinstance(props.get("Definition"), dict):
             props["DefinitionString"] = json.dumps(props.pop("Definition"))
     return result

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 if TYPE_CHECKING:
     from stackrelay_local.runtime import Runtime
@@ -301,6 +301,26 @@ SEAMS: dict[str, Seam] = {
         "(reads self.execution.exec_status, output, error, cause)",
         ("self",),
     ),
+    "lambda_s3_code": Seam(
+        "moto.awslambda.models:_validate_s3_bucket_and_key",
+        "where moto reads a function's or layer's S3 code; it ignores S3ObjectVersion "
+        "(AWS reads exactly that version), so we pass it on",
+        ("account_id", "partition", "data"),
+    ),
+    "bucket_cfn": Seam(
+        "moto.s3.models:FakeBucket.create_from_cloudformation_json",
+        "moto's AWS::S3::Bucket ignores VersioningConfiguration; the artifact bucket is "
+        "versioned (setup/artifact-bucket.yaml) and publish pins objects by version",
+    ),
+    "bucket_cfn_update": Seam(
+        "moto.s3.models:FakeBucket.update_from_cloudformation_json",
+        "same, when a stack update turns versioning on",
+    ),
+    "threaded_server": Seam(
+        "moto.moto_server.threaded_moto_server:ThreadedMotoServer",
+        "an HTTP endpoint into the in-process engine (same backends as mock_aws) for "
+        "the SAM CLI's `sam package`, which runs in another process",
+    ),
     "default_account": Seam("moto.core:DEFAULT_ACCOUNT_ID", "moto's default account id"),
     "user_config": Seam(
         "moto.core.config:default_user_config",
@@ -462,6 +482,26 @@ def install(runtime: Runtime) -> Patcher:
 
     patcher.set(owner, attr, call_action)
 
+    owner, attr = _owner_and_attr("lambda_s3_code")
+    original_s3_code = getattr(owner, attr)
+
+    def _validate_s3_bucket_and_key(account_id: str, partition: str, data: dict[str, Any]) -> Any:
+        version = data.get("S3ObjectVersion")
+        if not version:
+            return original_s3_code(account_id, partition, data)
+        backend = resolve("s3_backends")[account_id][partition]
+        key = backend.get_object(data["S3Bucket"], data["S3Key"], version_id=str(version))
+        if key is None:
+            raise _service_error(
+                "InvalidParameterValueException",
+                f"Error occurred while GetObject. S3 Error Code: NoSuchVersion. "
+                f"s3://{data['S3Bucket']}/{data['S3Key']} has no version {version}",
+            )
+        return key
+
+    patcher.set(owner, attr, _validate_s3_bucket_and_key)
+
+    _install_bucket_versioning(patcher)
     _install_cfn_responses(runtime, patcher)
     _install_state_machine_substitutions(patcher)
     _install_rest_api_body(patcher)
@@ -735,6 +775,53 @@ def _install_state_machine_substitutions(patcher: Patcher) -> None:
             account_id,
             region_name,
         )
+
+    patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
+
+
+def _install_bucket_versioning(patcher: Patcher) -> None:
+    def _versioning(bucket: Any, cloudformation_json: Any, account_id: str) -> None:
+        props = cloudformation_json.get("Properties") or {}
+        status = (props.get("VersioningConfiguration") or {}).get("Status")
+        if status in ("Enabled", "Suspended"):
+            backend = resolve("s3_backends")[account_id]["aws"]
+            backend.put_bucket_versioning(bucket.name, status)
+
+    owner, attr = _owner_and_attr("bucket_cfn")
+    original_create = getattr(owner, attr).__func__
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        bucket = original_create(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        _versioning(bucket, cloudformation_json, account_id)
+        return bucket
+
+    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
+
+    owner, attr = _owner_and_attr("bucket_cfn_update")
+    original_update = getattr(owner, attr).__func__
+
+    def update_from_cloudformation_json(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        bucket = original_update(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        _versioning(bucket, cloudformation_json, account_id)
+        return bucket
 
     patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
 
@@ -1028,22 +1115,31 @@ def throttling_error() -> Exception:
     return _service_error("Throttling", "Rate exceeded")
 
 
-def read_s3_object(bucket: str, key: str) -> bytes:
-    """An object's bytes from whichever account owns the bucket."""
+def read_s3_object(bucket: str, key: str, version: str | None = None) -> bytes:
+    """An object's bytes (of ``version``, as AWS reads a pinned one) from whichever
+    account owns the bucket."""
     backend = resolve("s3_backends")[default_account()]["aws"]
-    return bytes(backend.get_object(bucket, key).value)
+    found = backend.get_object(bucket, key, version_id=version)
+    if found is None:
+        raise cfn_validation_error(f"S3 error: s3://{bucket}/{key} has no version {version}")
+    return bytes(found.value)
 
 
 def parse_template_url(url: str) -> tuple[str, str]:
     """(bucket, key) of a TemplateURL in any of S3's URL styles, or a localhost one."""
     parts = urlparse(url)
-    host, path = parts.netloc.split(":")[0], parts.path.lstrip("/")
+    host, path = parts.netloc.split(":")[0], unquote(parts.path.lstrip("/"))
     if host in ("localhost", "127.0.0.1") or host.startswith("s3.") or host == "s3.amazonaws.com":
         bucket, _, key = path.partition("/")
         return bucket, key
     if ".s3." in host or ".s3-" in host or host.endswith(".localhost"):
         return host.split(".s3")[0].split(".localhost")[0], path
     raise cfn_validation_error(f"TemplateURL must be an Amazon S3 URL, got {url}")
+
+
+def template_url_version(url: str) -> str | None:
+    """The ``versionId`` a TemplateURL pins (CloudFormation reads that version)."""
+    return (parse_qs(urlparse(url).query).get("versionId") or [None])[0]
 
 
 def fn_attr_names() -> tuple[str, ...]:

@@ -314,6 +314,8 @@ class EngineServer:
             "STACKRELAY_START_FUNCTION": o.start_function,
             "STACKRELAY_OPERATIONS_FUNCTION": o.operations_function,
             "STACKRELAY_ARTIFACT_BUCKET": o.bucket,
+            # The SAM CLI for publish (`sam build`/`sam package`): this checkout's (make tools).
+            "STACKRELAY_SAM_BIN": str(REPO / ".sam-venv" / "bin" / "sam"),
         }
 
     def token(self, ref: str, pipeline_id: str, user: str = "alice") -> str:

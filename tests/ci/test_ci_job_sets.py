@@ -9,6 +9,7 @@ from ci_harness import Pipeline
 
 # What the template gives every branch before deploying (each on unless turned off).
 CHECK_JOBS = {
+    "stackrelay-build": "on_success",
     "stackrelay-lint": "on_success",
     "stackrelay-unit-tests": "on_success",
     "stackrelay-pip-audit": "on_success",
@@ -64,6 +65,7 @@ def test_pipeline_other_default_branch_follows_origin_head(project: Pipeline) ->
 @pytest.mark.parametrize(
     ("variable", "gone"),
     [
+        ("STACKRELAY_BUILD", {"stackrelay-build"}),
         ("STACKRELAY_LINT", {"stackrelay-lint"}),
         ("STACKRELAY_TESTS", {"stackrelay-unit-tests"}),
         ("STACKRELAY_DEPENDENCY_SCAN", {"stackrelay-pip-audit", "stackrelay-npm-audit"}),

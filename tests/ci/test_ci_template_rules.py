@@ -42,9 +42,30 @@ def test_ci_file_no_only_except_or_job_jwt(path: Path) -> None:
 def test_ci_file_images_pinned_to_versions(path: Path) -> None:
     images = [job["image"] for job in _jobs(path).values() if "image" in job]
     assert images
+    # An image may be a variable (the app chooses its build image); its default is pinned.
+    defaults = {
+        **(yaml.safe_load(TEMPLATE.read_text()).get("variables") or {}),
+        **(yaml.safe_load(path.read_text()).get("variables") or {}),
+    }
     for image in images:
         name = image if isinstance(image, str) else image["name"]
+        if name.startswith("$"):
+            name = str(defaults[name.lstrip("$").strip("{}")])
         assert PINNED_IMAGE.match(name), f"{name} is not pinned to a version"
+
+
+def test_template_build_runs_in_sam_build_image_and_hands_build_to_publish() -> None:
+    build = _merged(TEMPLATE, "stackrelay-build")
+    variables = yaml.safe_load(TEMPLATE.read_text())["variables"]
+    assert build["image"] == "$STACKRELAY_BUILD_IMAGE"
+    assert variables["STACKRELAY_BUILD_IMAGE"].startswith("public.ecr.aws/sam/build-")
+    assert build["stage"] == "test"  # review/release (deploy stage) get its artifacts
+    assert build["artifacts"]["paths"] == ["$STACKRELAY_APP_DIR/.aws-sam/build"]
+    assert any("build $STACKRELAY_BUILD_ARGS" in line for line in build["script"])
+    for job in ("review", "release"):
+        merged = _merged(TEMPLATE, job)
+        assert "needs" not in merged and "dependencies" not in merged  # all earlier artifacts
+        assert merged["image"] == "$STACKRELAY_PUBLISH_IMAGE"
 
 
 @pytest.mark.parametrize("job", ["review", "stop-review", "release", "approve-prod", "reject-prod"])

@@ -44,3 +44,43 @@ def test_local_release_unseen_sam_init_app_deploys_every_stage(tmp_path: Path) -
     assert "unseen-app-review-" in stacks[0] and stacks[3] == stacks[0]
     # sam init calls its URL output HelloWorldApi: the release still shows each stage's URL
     assert all(".execute-api." in s["url"] for s in result["stages"][:3])
+
+
+NO_DEFAULT_APP = REPO / "tests" / "fixtures" / "apps" / "no-codeuri"  # Greeting has no Default
+
+
+def _local_release(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from stackrelay_cli.main import main
+
+    code = main(["local", "release", *args])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in err and "unexpected" not in err
+    return code, err
+
+
+def test_local_release_parameter_without_default_names_stageparameters_and_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, err = _local_release(capsys, "--app", str(NO_DEFAULT_APP))
+    assert code == 8
+    assert "Greeting" in err and "--parameter Greeting=VALUE" in err
+    assert "StageParameters" in err
+
+
+@pytest.mark.parametrize("bad", ["Greeting", "=x", "qa:Greeting=x"])
+def test_local_release_parameter_malformed_is_refused(
+    capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    code, err = _local_release(capsys, "--app", str(NO_DEFAULT_APP), "--parameter", bad)
+    assert code == 8
+    assert "KEY=VALUE" in err
+
+
+def test_local_release_parameters_map_to_stage_parameters() -> None:
+    from stackrelay_cli.local import parse_parameters
+
+    assert parse_parameters(["A=1", "prod:B=2=3"]) == {
+        "review": {"A": "1"},
+        "staging": {"A": "1"},
+        "prod": {"A": "1", "B": "2=3"},
+    }

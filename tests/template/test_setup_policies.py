@@ -472,6 +472,7 @@ def test_deploy_role_actions_exactly_the_contract() -> None:
         ),
         "iam:PassRole",
         "s3:GetObject",
+        "s3:GetObjectVersion",  # pinned template and code versions (artifacts.py)
     }
 
 
@@ -585,7 +586,8 @@ def test_artifact_bucket_policy_read_only_by_target_stackrelay_roles() -> None:
     allows = [s for s in statements(document) if s["Effect"] == "Allow"]
     (allow,) = allows
     accounts = ["222222222222", "333333333333", "444444444444"]
-    assert allow["Action"] == "s3:GetObject"
+    # GetObjectVersion: templates and code are read at their pinned versions (artifacts.py)
+    assert sorted(as_list(allow["Action"])) == ["s3:GetObject", "s3:GetObjectVersion"]
     assert allow["Principal"] == {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}
     assert set(allow["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == {
         f"arn:aws:iam::{a}:role/{role}"

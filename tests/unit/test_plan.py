@@ -72,6 +72,7 @@ def test_build_plan_stage_fields_carry_source_and_artifact(
     for stage in plan["stages"]:
         assert stage["template_url"] == (
             f"https://stackrelay-artifacts.s3.us-east-1.amazonaws.com/{artifact['key']}"
+            f"?versionId={artifact['version']}"
         )
         assert stage["commit"] == payload["source"]["commit"]
         assert stage["pipeline_id"] == "4712"
@@ -275,4 +276,10 @@ def test_tag_value_any_text_gives_allowed_characters(value: str, expected: str) 
 def test_template_url_virtual_hosted_regional() -> None:
     assert template_url("b", "app/k.yaml", "eu-west-1") == (
         "https://b.s3.eu-west-1.amazonaws.com/app/k.yaml"
+    )
+
+
+def test_template_url_pins_the_verified_version() -> None:
+    assert template_url("b", "app/k.yaml", "eu-west-1", "v.1_x") == (
+        "https://b.s3.eu-west-1.amazonaws.com/app/k.yaml?versionId=v.1_x"
     )

@@ -73,7 +73,7 @@ def prod_cfn(prod_stage: Stage) -> Any:
     )
     s3 = session.client("s3")
     s3.create_bucket(Bucket="stackrelay-artifacts")
-    key = prod_stage.template_url.split(".amazonaws.com/", 1)[1]
+    key = prod_stage.template_url.split(".amazonaws.com/", 1)[1].split("?", 1)[0]
     s3.put_object(Bucket="stackrelay-artifacts", Key=key, Body=json.dumps(TEMPLATE).encode())
     return session.client("cloudformation")
 

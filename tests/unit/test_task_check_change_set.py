@@ -93,7 +93,7 @@ def test_check_change_set_created_in_moto_ready_with_summary_and_digest(
     stage = make_stage()
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="stackrelay-artifacts")
-    key = stage.template_url.split(".amazonaws.com/", 1)[1]
+    key = stage.template_url.split(".amazonaws.com/", 1)[1].split("?", 1)[0]
     s3.put_object(Bucket="stackrelay-artifacts", Key=key, Body=json.dumps(TEMPLATE).encode())
     client = boto3.client("cloudformation", region_name="us-east-1")
     created = client.create_change_set(

@@ -45,7 +45,7 @@ def client() -> Protecting:
 def create_change_set(client: Any, stage: Stage) -> str:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="stackrelay-artifacts")
-    key = stage.template_url.split(".amazonaws.com/", 1)[1]
+    key = stage.template_url.split(".amazonaws.com/", 1)[1].split("?", 1)[0]
     s3.put_object(Bucket="stackrelay-artifacts", Key=key, Body=json.dumps(TEMPLATE).encode())
     client.create_change_set(
         StackName=stage.stack,

@@ -35,7 +35,7 @@ def cloudformation(aws: None, make_stage: Callable[..., Stage]) -> Any:
     stage = make_stage()
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="stackrelay-artifacts")
-    key = stage.template_url.split(".amazonaws.com/", 1)[1]
+    key = stage.template_url.split(".amazonaws.com/", 1)[1].split("?", 1)[0]
     s3.put_object(Bucket="stackrelay-artifacts", Key=key, Body=json.dumps(TEMPLATE).encode())
     return boto3.client("cloudformation", region_name="us-east-1")
 

@@ -1,4 +1,5 @@
-"""tasks.verify_artifact.verify: the artifact exists, matches its sha256 and is a template."""
+"""tasks.verify_artifact.verify: the template at its version matches its sha256, is a
+template, and every object it deploys matches the manifest at its pinned version."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ Resources:
 def s3(aws: None) -> Any:
     client = boto3.client("s3", region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     return client
 
 
@@ -41,38 +43,86 @@ def verify(task_module: Any) -> Any:
 
 
 def upload(s3: Any, body: bytes, key: str = "aws-news/x/packaged.yaml") -> Artifact:
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    return Artifact(bucket=BUCKET, key=key, sha256=hashlib.sha256(body).hexdigest())
+    version = s3.put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"]
+    return Artifact(
+        bucket=BUCKET, key=key, sha256=hashlib.sha256(body).hexdigest(), version=version
+    )
 
 
 def test_verify_matching_template_returns_parameters_and_size(s3: Any, verify: Any) -> None:
     artifact = upload(s3, TEMPLATE)
 
-    assert verify(s3, artifact) == {"parameters": ["LogLevel", "Stage"], "size": len(TEMPLATE)}
+    assert verify(s3, artifact) == {
+        "parameters": ["LogLevel", "Stage"],
+        "size": len(TEMPLATE),
+        "objects": 0,
+    }
+
+
+def test_verify_overwritten_key_still_reads_the_published_version(s3: Any, verify: Any) -> None:
+    artifact = upload(s3, TEMPLATE)
+    s3.put_object(Bucket=BUCKET, Key=artifact.key, Body=TEMPLATE + b"# tampered\n")
+
+    assert verify(s3, artifact)["size"] == len(TEMPLATE)
 
 
 def test_verify_sha256_mismatch_raises_with_both_hashes(s3: Any, verify: Any) -> None:
     artifact = upload(s3, TEMPLATE)
-    s3.put_object(Bucket=BUCKET, Key=artifact.key, Body=TEMPLATE + b"# tampered\n")
+    tampered = upload(s3, TEMPLATE + b"# tampered\n", key=artifact.key)
+    claimed = artifact.model_copy(update={"version": tampered.version})
 
     with pytest.raises(ArtifactMismatch) as caught:
+        verify(s3, claimed)
+
+    assert tampered.sha256 in str(caught.value)
+    assert artifact.sha256 in str(caught.value)
+
+
+def _app(s3: Any, code: bytes, *, listed_sha: str | None = None, pin: bool = True) -> Artifact:
+    """A packaged app: one function whose zip is pinned and listed in the manifest."""
+    version = s3.put_object(Bucket=BUCKET, Key="aws-news/code.zip", Body=code)["VersionId"]
+    sha = listed_sha or hashlib.sha256(code).hexdigest()
+    where = f"{{Bucket: {BUCKET}, Key: aws-news/code.zip, Version: {version}}}"
+    if not pin:
+        where = f"s3://{BUCKET}/aws-news/code.zip"
+    body = (
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Metadata:\n  StackRelay:\n    Objects:\n"
+        f"    - {{Bucket: {BUCKET}, Key: aws-news/code.zip, Version: {version}, Sha256: {sha}}}\n"
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties: {{Handler: app.handler, CodeUri: {where}}}\n"
+    ).encode()
+    return upload(s3, body)
+
+
+def test_verify_pinned_code_matching_manifest_counts_objects(s3: Any, verify: Any) -> None:
+    assert verify(s3, _app(s3, b"zip bytes"))["objects"] == 1
+
+
+def test_verify_code_zip_not_matching_manifest_names_the_object(s3: Any, verify: Any) -> None:
+    artifact = _app(s3, b"zip bytes", listed_sha="0" * 64)
+
+    with pytest.raises(ArtifactMismatch, match=r"CodeUri: s3://.*/aws-news/code.zip version"):
         verify(s3, artifact)
 
-    actual = hashlib.sha256(TEMPLATE + b"# tampered\n").hexdigest()
-    assert actual in str(caught.value)
-    assert artifact.sha256 in str(caught.value)
+
+def test_verify_unpinned_code_refused(s3: Any, verify: Any) -> None:
+    with pytest.raises(ArtifactMismatch, match="without a version"):
+        verify(s3, _app(s3, b"zip bytes", pin=False))
 
 
 @pytest.mark.parametrize(
     ("bucket", "key", "code"),
-    [(BUCKET, "missing/packaged.yaml", "NoSuchKey"), ("other-bucket", "k", "NoSuchBucket")],
+    [(BUCKET, "missing/packaged.yaml", "NoSuchVersion"), ("other-bucket", "k", "NoSuchBucket")],
 )
 def test_verify_unreadable_artifact_raises_with_code(
     s3: Any, verify: Any, bucket: str, key: str, code: str
 ) -> None:
-    artifact = Artifact(bucket=bucket, key=key, sha256="0" * 64)
+    artifact = Artifact(bucket=bucket, key=key, sha256="0" * 64, version="v1")
 
-    with pytest.raises(ArtifactMismatch, match=f"s3://{bucket}/{key} cannot be read \\({code}\\)"):
+    with pytest.raises(
+        ArtifactMismatch, match=f"s3://{bucket}/{key} .*cannot be read \\({code}\\)"
+    ):
         verify(s3, artifact)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from stackrelay_cli import packaging, progress
+from stackrelay_cli import build, progress
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, LocalEngine
 
@@ -63,10 +63,16 @@ class Releaser:
     start through the start function with an ID token from the engine's issuer,
     so every test runs the verified path. :meth:`start_raw` is what a CI role can
     no longer do (StartExecution with a hand-written input): only admin tests use it.
+
+    ``publish`` ships what the SAM CLI built (once per run: ``sam_build``) with
+    ``sam package`` into the engine, pinned by version, as `stackrelay publish` does.
     """
 
-    def __init__(self, local: LocalOrchestrator, app: str) -> None:
+    def __init__(
+        self, local: LocalOrchestrator, app: str, sam_build: Callable[[Path], Path]
+    ) -> None:
         self.local, self.app = local, app
+        self.sam_build = sam_build
         self.engine = local.engine
         self.sfn = self.engine.client("stepfunctions")
         self._pipeline = 1000
@@ -98,8 +104,13 @@ class Releaser:
         return dict(body)
 
     def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
-        s3 = self.engine.client("s3")
-        return packaging.package(app_dir, self.app, s3, self.local.bucket).as_input()
+        return build.publish(
+            self.sam_build(app_dir),
+            self.app,
+            self.engine.session(),
+            self.local.bucket,
+            sam_endpoint_url=self.engine.http_endpoint(),
+        ).as_input()
 
     def request(self, ref: str, artifact: dict[str, str] | None, **source: Any) -> dict[str, Any]:
         self._pipeline += 1
@@ -176,10 +187,12 @@ class Releaser:
 
 
 @pytest.fixture
-def releaser(local: LocalOrchestrator, request: pytest.FixtureRequest) -> Iterator[Releaser]:
+def releaser(
+    local: LocalOrchestrator, request: pytest.FixtureRequest, sam_build: Callable[[Path], Path]
+) -> Iterator[Releaser]:
     name = request.node.name.lower().removeprefix("test_").replace("review", "rv")
     app = re.sub(r"[^a-z0-9]+", "-", name)
     app = ("t" + app[-30:]).strip("-") if not app[:1].isalpha() else app[:31].strip("-")
-    yield Releaser(local, app)
+    yield Releaser(local, app, sam_build)
     local.engine.faults.clear()
     local.engine.set_stack_seconds(20.0)

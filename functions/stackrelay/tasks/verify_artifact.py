@@ -1,4 +1,8 @@
-"""Verify Artifact: the packaged template exists and matches its sha256."""
+"""Verify Artifact: the template at its version matches its sha256, and so does every
+object it deploys (code, layers, definitions, nested templates) at its pinned version.
+
+CloudFormation then reads the same versions (stackrelay.artifacts): what was
+verified is what deploys, whatever is written to the bucket afterwards."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stackrelay import templates
+from stackrelay import artifacts, templates
 from stackrelay.errors import ArtifactMismatch, retryable_throttling
 from stackrelay.model import Artifact
 
@@ -24,9 +28,11 @@ class VerifyEvent(BaseModel):
 
 
 def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
-    where = f"s3://{artifact.bucket}/{artifact.key}"
+    where = f"s3://{artifact.bucket}/{artifact.key} (version {artifact.version})"
     try:
-        body = s3.get_object(Bucket=artifact.bucket, Key=artifact.key)["Body"].read()
+        body = s3.get_object(Bucket=artifact.bucket, Key=artifact.key, VersionId=artifact.version)[
+            "Body"
+        ].read()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise ArtifactMismatch(
@@ -43,7 +49,22 @@ def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
         template = templates.load(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ArtifactMismatch(f"The artifact {where} is {exc}.") from None
-    return {"parameters": templates.declared_parameters(template), "size": len(body)}
+
+    def read_version(bucket: str, key: str, version: str) -> bytes:
+        return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
+
+    try:
+        objects = artifacts.verify(template, read_version)
+    except artifacts.ArtifactError as exc:
+        raise ArtifactMismatch(
+            f"The artifact {where} cannot deploy: {exc} Publish again with `stackrelay publish` "
+            "and start a new execution."
+        ) from None
+    return {
+        "parameters": templates.declared_parameters(template),
+        "size": len(body),
+        "objects": len(objects),
+    }
 
 
 @logger.inject_lambda_context
