@@ -181,7 +181,15 @@ def test_function_without_codeuri_ships_the_template_folder(publish) -> None:
         ("python-layer", []),
         ("node-dep", []),
         ("typescript-esbuild", []),
-        ("nested-app", []),
+        pytest.param(
+            "nested-app",
+            [],
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the local engine applies the SAM transform to the root template only: "
+                "the nested stack's AWS::Serverless::Function fails by name (engine #12)",
+            ),
+        ),
         ("no-codeuri", ["--parameter", "Greeting=hello"]),
     ],
 )

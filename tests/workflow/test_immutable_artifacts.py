@@ -14,19 +14,21 @@ import json
 
 from stackrelay import artifacts, templates
 from stackrelay.naming import stack_name
+from test_approval import Approvals
 
 STAGING, PROD = "222222222222", "333333333333"
 
 
 def _function_code_sha(releaser, account: str, stage: str) -> str:
     """CodeSha256 of the app's function in ``stage``'s stack."""
-    stack = stack_name("sr-", releaser.app, stage)
-    lam = releaser.engine.client("lambda", account=account)
+    cfn = releaser.engine.client("cloudformation", account=account)
+    listed = cfn.list_stack_resources(StackName=stack_name("sr-", releaser.app, stage))
     (function,) = [
-        f["FunctionName"]
-        for f in lam.list_functions()["Functions"]
-        if f["FunctionName"].startswith(stack)
+        r["PhysicalResourceId"]
+        for r in listed["StackResourceSummaries"]
+        if r.get("ResourceType") == "AWS::Lambda::Function"
     ]
+    lam = releaser.engine.client("lambda", account=account)
     return str(lam.get_function(FunctionName=function)["Configuration"]["CodeSha256"])
 
 
@@ -50,20 +52,9 @@ def test_overwritten_template_and_zip_after_verify_prod_deploys_verified_bytes(r
     assert tampered != body
     s3.put_object(Bucket=artifact["bucket"], Key=artifact["key"], Body=tampered)
     s3.put_object(Bucket=code["Bucket"], Key=code["Key"], Body=b"PK\x05\x06" + b"\0" * 18)
-    # and prod is approved
-    lam = releaser.engine.client("lambda")
-    answer = lam.invoke(
-        FunctionName=releaser.local.outputs["ApprovalFunctionName"],
-        Payload=json.dumps(
-            {
-                "action": "approve",
-                "app": releaser.app,
-                "pipeline_id": releaser.pipeline_id,
-                "approver": "carol",
-            }
-        ).encode(),
-    )
-    assert not answer.get("FunctionError"), answer["Payload"].read()
+    # and prod is approved (as the approve-prod job does)
+    answer = Approvals(releaser).call("approve", approver="carol")
+    assert "error" not in answer, answer
     run = releaser.finish(arn)
 
     # Then prod (and staging) run the verified zip, and nothing of the tampered bytes
