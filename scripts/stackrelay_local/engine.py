@@ -77,6 +77,11 @@ class _EngineOps:
         assert self.runtime.issuer is not None, "the engine is not started"
         return self.runtime.issuer.mint(**claims)
 
+    def api_calls(self, service: str, action: str, account: str | None = None) -> int:
+        """How many ``service`` ``action`` calls succeeded (in ``account``, or anywhere)."""
+        account_id = self.runtime.config.account_id(account) if account else None
+        return self.runtime.calls(service, action, account_id)
+
     def set_stack_seconds(self, seconds: float, stack: str | None = None) -> None:
         """Simulated duration of stack operations, for a stack-name glob or by default."""
         if stack is None:

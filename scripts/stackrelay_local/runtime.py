@@ -79,6 +79,9 @@ class Runtime:
         self._patcher: seams.Patcher | None = None
         self.issuer: LocalIssuer | None = None
 
+        self._calls_lock = threading.Lock()
+        self.api_calls: dict[tuple[str, str, str], int] = {}
+
     # -- lifecycle ------------------------------------------------------------
     def install(self) -> None:
         self.stopping.clear()
@@ -180,12 +183,30 @@ class Runtime:
         elif service == "cloudformation":
             self.cfn.settle(response.cloudformation_backend)
         else:
-            return original(response)
+            return self._count(service, action, account, original(response))
         # moto warns that Throttling / InvalidChangeSetStatus have no error shape in the
         # service model (on AWS they are protocol-level); the serialised error is right.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Exception\(", category=UserWarning)
-            return original(response)
+            return self._count(service, action, account, original(response))
+
+    def _count(self, service: str, action: str, account: str | None, result: Any) -> Any:
+        """Count API calls AWS answered with success (status < 400), per account."""
+        status = result[0] if isinstance(result, tuple) and result else 200
+        if isinstance(status, int) and status < 400:
+            with self._calls_lock:
+                key = (account or "", service, action)
+                self.api_calls[key] = self.api_calls.get(key, 0) + 1
+        return result
+
+    def calls(self, service: str, action: str, account: str | None = None) -> int:
+        """Successful calls of ``service:action`` so far (all accounts, or one)."""
+        with self._calls_lock:
+            return sum(
+                n
+                for (acct, svc, act), n in self.api_calls.items()
+                if svc == service and act == action and account in (None, acct)
+            )
 
     def settle_account(self, account_id: str, region: str | None = None) -> None:
         self.cfn.settle(seams.cfn_backend(account_id, region or self.config.region))

@@ -84,3 +84,41 @@ def test_local_release_parameters_map_to_stage_parameters() -> None:
         "staging": {"A": "1"},
         "prod": {"A": "1", "B": "2=3"},
     }
+
+
+def _release_subprocess(app: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STACKRELAY_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "scripts"), str(REPO / "functions")])
+    return subprocess.run(
+        [*CLI, "local", "release", "--app", str(app), "--json", "--stack-seconds", "30"],
+        capture_output=True,
+        text=True,
+        env={**env, "AWS_CONFIG_FILE": str(tmp_path / "none")},
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_local_release_role_outside_the_boundary_fails_with_aws_reason(tmp_path: Path) -> None:
+    done = _release_subprocess(REPO / "tests" / "fixtures" / "outside_boundary_app", tmp_path)
+
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "WorkerRole" in done.stderr
+    assert (
+        "StackRelayCloudFormationExecutionRole/AWSCloudFormation is not authorized to perform: "
+        "iam:CreateRole on resource: arn:aws:iam::111111111111:role/my-app-worker"
+    ) in " ".join(done.stderr.split())
+
+
+@pytest.mark.slow
+def test_local_release_http_api_app_shows_its_api_url(tmp_path: Path) -> None:
+    done = _release_subprocess(REPO / "tests" / "fixtures" / "http_api_app", tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    urls = [s["url"] for s in result["stages"][:3]]
+    assert all(u.startswith("https://") and ".execute-api." in u for u in urls), urls
+    assert all(u.endswith("/hello") for u in urls)

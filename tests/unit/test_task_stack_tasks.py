@@ -365,3 +365,19 @@ def test_plan_handler_missing_request_raises_invalid_input(task_module: Any) -> 
 
     with pytest.raises(InvalidInput, match="got NoneType"):
         module.lambda_handler({"execution": "arn:exec"}, FakeContext())
+
+
+def test_close_without_approval_deletes_change_set_and_passes_error_on(
+    task_module: Any, table: Any, make_stage: Callable[..., Stage]
+) -> None:
+    # A failed Execute Change Set on a stage that needs no approval: no orphan change set.
+    module = task_module("close_approval")
+    stage = make_stage("deploy_feature.json")
+    assert not stage.approval
+    client = DeletesChangeSets()
+    error = {"Error": "TaskCrashed", "Cause": "Execute Change Set crashed: KeyError: 'x'"}
+
+    result = module.close(client, table, module.CloseEvent(stage=stage, error=error))
+
+    assert result == error
+    assert client.deleted == [(stage.stack, stage.change_set)]

@@ -196,3 +196,12 @@ def releaser(
     yield Releaser(local, app, sam_build)
     local.engine.faults.clear()
     local.engine.set_stack_seconds(20.0)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault matrix (test_fault_matrix.py) prints what it counted."""
+    from review_fixtures import MATRIX_COUNTS
+
+    if MATRIX_COUNTS:
+        terminalreporter.write_sep("=", "fault matrix")
+        terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in sorted(MATRIX_COUNTS.items())))

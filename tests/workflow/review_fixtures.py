@@ -6,6 +6,7 @@ Kept out of conftest.py: other workflow tests do not need them.
 from __future__ import annotations
 
 import json
+from collections import Counter
 import shutil
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 from stackrelay.naming import stack_name
 
+MATRIX_COUNTS: Counter[str] = Counter()  # the fault matrix's counts, printed at the end
 REVIEW_APP = Path(__file__).resolve().parents[1] / "fixtures" / "review_app"
 PREFIX = "sr-"
 

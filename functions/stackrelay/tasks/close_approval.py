@@ -1,7 +1,9 @@
-"""Discard Change Set: an approval was rejected or timed out.
+"""Discard Change Set: an approval was rejected or timed out, or execution failed.
 
-Deletes the unapproved change set, marks a timed-out approval expired, and
-returns the error the release ends with (Error/Cause, for Record Failure).
+Deletes the change set that will not run (so no orphan is left on the stack),
+marks a timed-out approval expired, and returns the error the release ends
+with (Error/Cause, for Record Failure). Stages without an approval (a failed
+Execute Change Set on a review or staging stack) only delete the change set.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import approvals, cfn, sessions
 from stackrelay.config import Settings
-from stackrelay.errors import ApprovalAlreadyDecided, retryable_throttling
+from stackrelay.errors import ApprovalAlreadyDecided, ApprovalNotFound, retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -32,7 +34,12 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
     stage = event.stage
     cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
     name = event.error.get("Error") or "States.Runtime"
-    item = approvals.get(table, stage.execution, stage.stage)
+    try:
+        item = approvals.get(table, stage.execution, stage.stage)
+    except ApprovalNotFound:
+        if stage.approval:
+            raise
+        return {"Error": name, "Cause": event.error.get("Cause") or ""}
     if name == "DeploymentRejected":
         # Said from the approval record, the source of truth for who decided and why.
         who, why = item.get("decided_by") or "someone", item.get("decision_reason")

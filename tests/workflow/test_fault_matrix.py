@@ -1,0 +1,191 @@
+"""Every fault kind x every task state it can hit, on one bootstrapped engine (issue 12).
+
+Each cell releases its own app to a review stack with one fault rule active and
+asserts what must hold whatever went wrong:
+
+- the execution ends SUCCEEDED (transient faults) or FAILED with a *named* error
+  and a reason (never ``States.Runtime``/``RuntimeError``/an empty cause);
+- at most one successful CreateChangeSet and one ExecuteChangeSet per release;
+- no stack lock is left behind;
+- the stage's record says what the stack really is (``stack_status``), and no
+  change set is left on the stack when it failed.
+
+The counts are printed in the terminal summary (tests/workflow/conftest.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from stackrelay import errors, records
+from stackrelay.naming import stack_name
+from stackrelay_local import Fault
+
+from review_fixtures import MATRIX_COUNTS, REVIEW_APP, lock_items, stack_status
+
+NAMED_ERRORS = {
+    name
+    for name, cls in inspect.getmembers(errors, inspect.isclass)
+    if issubclass(cls, errors.StackRelayError) and cls is not errors.StackRelayError
+} | {"Sandbox.Timedout", "States.Timeout", "LockNotReleased"}
+_SUMMARY = MATRIX_COUNTS
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Cell:
+    kind: str
+    state: str
+    fault: Callable[[], Fault]
+    succeeds: bool
+    record: bool = True  # False: the fault takes the recording function itself down
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}-{self.state}".replace(" ", "_")
+
+
+_TASKS = {
+    "Acquire Stack Lock": "*-LockFunction-*",
+    "Prepare Stack": "*PrepareStack*",
+    "Create Change Set": "*CreateChangeSet*",
+    "Check Change Set": "*CheckChangeSet*",
+    "Execute Change Set": "*ExecuteChangeSet*",
+    "Check Stack": "*CheckStack*",
+    "Record Deployment": "*RecordOutcome*",
+}
+
+
+def _cells() -> list[Cell]:
+    cells: list[Cell] = []
+    for state, glob in _TASKS.items():
+        record = state != "Record Deployment"
+
+        def crash(glob: str = glob, times: int | None = None) -> Fault:
+            return Fault.lambda_crash(
+                function=glob, error_type="TaskCrashed", message="injected crash", times=times
+            )
+
+        cells += [
+            Cell("crash", state, crash, succeeds=False, record=record),
+            Cell("crash-once", state, lambda crash=crash: crash(times=1), succeeds=True),
+            Cell(
+                "timeout",
+                state,
+                lambda glob=glob: Fault.lambda_timeout(function=glob, times=None),
+                succeeds=False,
+                record=record,
+            ),
+            Cell(
+                "timeout-once",
+                state,
+                lambda glob=glob: Fault.lambda_timeout(function=glob, times=1),
+                succeeds=True,
+            ),
+        ]
+    for operation, state in (
+        ("CreateChangeSet", "Create Change Set"),
+        ("DescribeChangeSet", "Check Change Set"),
+        ("ExecuteChangeSet", "Execute Change Set"),
+        ("DescribeStacks", "Check Stack"),
+    ):
+        cells.append(
+            Cell(
+                "throttle",
+                state,
+                lambda op=operation: Fault.throttle(
+                    service="cloudformation", operation=op, share=1.0, account="dev"
+                ),
+                succeeds=False,
+            )
+        )
+        cells.append(
+            Cell(
+                "throttle-burst",
+                state,
+                lambda op=operation: Fault.throttle(
+                    service="cloudformation", operation=op, share=1.0, account="dev", times=3
+                ),
+                succeeds=True,
+            )
+        )
+    cells += [
+        Cell(
+            "change-set-failed",
+            "Check Change Set",
+            lambda: Fault.change_set_failed(stack="sr-*", account="dev", reason="injected"),
+            succeeds=False,
+        ),
+        Cell(
+            "resource-failed",
+            "Check Stack",
+            lambda: Fault.resource_failed(
+                stack="sr-*", account="dev", resource="NotesTable", reason="injected"
+            ),
+            succeeds=False,
+        ),
+        Cell(
+            "s3-throttle",
+            "Verify Artifact",
+            lambda: Fault.throttle(service="s3", operation="GetObject", share=1.0),
+            succeeds=False,
+        ),
+    ]
+    return cells
+
+
+CELLS = _cells()
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
+def test_fault_matrix_cell_ends_clean(releaser: Any, cell: Cell) -> None:
+    engine = releaser.engine
+    artifact = releaser.publish(REVIEW_APP)
+    ref = "feature/matrix"
+    name = stack_name("sr-", releaser.app, "review", ref)
+    dev = str(engine.config.accounts["dev"])
+    created_before = engine.api_calls("cloudformation", "CreateChangeSet", "dev")
+    executed_before = engine.api_calls("cloudformation", "ExecuteChangeSet", "dev")
+    engine.faults.add(cell.fault())
+
+    run = releaser.deploy(ref, artifact)
+    engine.faults.clear()
+
+    _SUMMARY["cells"] += 1
+    _SUMMARY[run.status] += 1
+    if cell.succeeds:
+        assert run.status == "SUCCEEDED", f"{run.error}: {run.cause}"
+    else:
+        assert run.status == "FAILED"
+        assert run.error in NAMED_ERRORS, f"unnamed final error {run.error}: {run.cause}"
+        assert run.cause.strip(), "a failure says why"
+        _SUMMARY[f"error:{run.error}"] += 1
+    created = engine.api_calls("cloudformation", "CreateChangeSet", "dev") - created_before
+    executed = engine.api_calls("cloudformation", "ExecuteChangeSet", "dev") - executed_before
+    assert created <= 1, f"{created} change sets created"
+    assert executed <= 1, f"{executed} change sets executed"
+    _SUMMARY["create_change_set"] += created
+    _SUMMARY["execute_change_set"] += executed
+
+    assert lock_items(releaser) == []
+
+    real = stack_status(releaser, dev, name)
+    history = records.history(releaser.table(), releaser.app)
+    if cell.state == "Verify Artifact":
+        assert history == [] and real == "DELETE_COMPLETE"  # nothing started, nothing to record
+    elif cell.record:
+        assert history, "every stage that started has a record"
+        recorded = history[0].get("stack_status")
+        assert recorded in (real, "ABSENT" if real == "DELETE_COMPLETE" else real), (
+            f"record says {recorded}, the stack is {real}"
+        )
+        _SUMMARY["records_matching"] += 1
+    if run.status == "FAILED" and real != "DELETE_COMPLETE":
+        cfn = engine.client("cloudformation", "dev")
+        pending = cfn.list_change_sets(StackName=name)["Summaries"]
+        assert pending == [], f"orphan change set(s): {[p['ChangeSetName'] for p in pending]}"
