@@ -649,8 +649,9 @@ class CloudFormationRealism:
     def list_change_sets(self, backend: Any, name_or_id: str) -> list[Any]:
         """ListChangeSets for one stack (moto lists every stack's).
 
-        AWS removes a stack's change sets once one of them is executed; executed
-        and obsolete ones stay describable here but are no longer listed.
+        AWS removes a stack's change sets once one of them is executed (whether the
+        execution then succeeds or rolls back); they stay describable here but are no
+        longer listed.
         """
         stack = seams.live_stack(backend, name_or_id)
         if stack is None:
@@ -659,7 +660,8 @@ class CloudFormationRealism:
             cs
             for cs in backend.change_sets.values()
             if cs.stack_id == stack.stack_id
-            and cs.execution_status not in ("EXECUTE_COMPLETE", "OBSOLETE")
+            and cs.execution_status
+            not in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED", "OBSOLETE")
             and not str(cs.change_set_name).startswith("sr-direct-")
         ]
 

@@ -145,8 +145,11 @@ def _plant_retry_policy_error_again(d: Definition) -> None:
 
 
 def _plant_catch_on_uncaught(d: Definition) -> None:
-    task = _teardown_task(d, "Record Teardown")
-    task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Stage Done"}]
+    # Record Teardown is declared Uncaught (DECLARED below) but keeps its catch-all.
+    _teardown_task(d, "Record Teardown")["Catch"][-1]["ErrorEquals"] = ["States.ALL"]
+
+
+DECLARED = {"catch_on_uncaught": "Record Teardown"}
 
 
 PLANTED = [
@@ -167,7 +170,12 @@ def test_asl_policy_checker_planted_violation_detected(plant: Any) -> None:
     assert policy_violations(clean, uncaught_in(source)) == []
     planted = copy.deepcopy(clean)
     plant(planted)
-    assert policy_violations(planted, uncaught_in(source)) != []
+    declared = uncaught_in(source) | {
+        (where, name)
+        for where, name, _ in all_states(planted)
+        if name == DECLARED.get(plant.__name__.removeprefix("_plant_"))
+    }
+    assert policy_violations(planted, declared) != []
 
 
 # --------------------------------------------------------------------------- builder refuses

@@ -179,7 +179,12 @@ class _Stacks:
 
         if self.status is None:
             raise ClientError(
-                {"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": f"Stack with id {StackName} does not exist",
+                    }
+                },
                 "DescribeStacks",
             )
         return {"Stacks": [{"StackName": StackName, "StackStatus": self.status, "Outputs": []}]}

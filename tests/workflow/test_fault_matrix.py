@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from review_fixtures import MATRIX_COUNTS, REVIEW_APP, lock_items, stack_status
 from stackrelay import errors, records
 from stackrelay.naming import stack_name
 from stackrelay_local import Fault
-
-from review_fixtures import MATRIX_COUNTS, REVIEW_APP, lock_items, stack_status
 
 NAMED_ERRORS = {
     name
@@ -47,91 +46,74 @@ class Cell:
 
     @property
     def id(self) -> str:
-        return f"{self.kind}-{self.state}".replace(" ", "_")
+        return f"{self.kind}-{self.state}"
 
 
+# Task state -> (short id, function-name glob of the Lambda behind it).
 _TASKS = {
-    "Acquire Stack Lock": "*-LockFunction-*",
-    "Prepare Stack": "*PrepareStack*",
-    "Create Change Set": "*CreateChangeSet*",
-    "Check Change Set": "*CheckChangeSet*",
-    "Execute Change Set": "*ExecuteChangeSet*",
-    "Check Stack": "*CheckStack*",
-    "Record Deployment": "*RecordOutcome*",
+    "Acquire Stack Lock": ("lock", "*-LockFunction-*"),
+    "Prepare Stack": ("prepare", "*PrepareStack*"),
+    "Create Change Set": ("create", "*CreateChangeSet*"),
+    "Check Change Set": ("checkcs", "*CheckChangeSet*"),
+    "Execute Change Set": ("execute", "*ExecuteChangeSet*"),
+    "Check Stack": ("checkstack", "*CheckStack*"),
+    "Record Deployment": ("record", "*RecordOutcome*"),
 }
+
+
+def _crash(glob: str, times: int | None) -> Callable[[], Fault]:
+    return lambda: Fault.lambda_crash(
+        function=glob, error_type="TaskCrashed", message="injected crash", times=times
+    )
+
+
+def _timeout(glob: str, times: int | None) -> Callable[[], Fault]:
+    return lambda: Fault.lambda_timeout(function=glob, times=times)
+
+
+def _throttle(operation: str, times: int | None) -> Callable[[], Fault]:
+    return lambda: Fault.throttle(
+        service="cloudformation", operation=operation, share=1.0, account="dev", times=times
+    )
 
 
 def _cells() -> list[Cell]:
     cells: list[Cell] = []
-    for state, glob in _TASKS.items():
-        record = state != "Record Deployment"
-
-        def crash(glob: str = glob, times: int | None = None) -> Fault:
-            return Fault.lambda_crash(
-                function=glob, error_type="TaskCrashed", message="injected crash", times=times
-            )
-
+    for state, (short, glob) in _TASKS.items():
+        record = state != "Record Deployment"  # the recording function itself is down
         cells += [
-            Cell("crash", state, crash, succeeds=False, record=record),
-            Cell("crash-once", state, lambda crash=crash: crash(times=1), succeeds=True),
-            Cell(
-                "timeout",
-                state,
-                lambda glob=glob: Fault.lambda_timeout(function=glob, times=None),
-                succeeds=False,
-                record=record,
-            ),
-            Cell(
-                "timeout-once",
-                state,
-                lambda glob=glob: Fault.lambda_timeout(function=glob, times=1),
-                succeeds=True,
-            ),
+            Cell("crash", short, _crash(glob, None), succeeds=False, record=record),
+            Cell("crash1", short, _crash(glob, 1), succeeds=True),
         ]
-    for operation, state in (
-        ("CreateChangeSet", "Create Change Set"),
-        ("DescribeChangeSet", "Check Change Set"),
-        ("ExecuteChangeSet", "Execute Change Set"),
-        ("DescribeStacks", "Check Stack"),
-    ):
-        cells.append(
-            Cell(
-                "throttle",
-                state,
-                lambda op=operation: Fault.throttle(
-                    service="cloudformation", operation=op, share=1.0, account="dev"
-                ),
-                succeeds=False,
-            )
-        )
-        cells.append(
-            Cell(
-                "throttle-burst",
-                state,
-                lambda op=operation: Fault.throttle(
-                    service="cloudformation", operation=op, share=1.0, account="dev", times=3
-                ),
-                succeeds=True,
-            )
-        )
+    for short in ("create", "execute", "checkstack", "record"):
+        glob = next(g for s, g in _TASKS.values() if s == short)
+        record = short != "record"
+        cells.append(Cell("timeout", short, _timeout(glob, None), succeeds=False, record=record))
+    # Five Check Stack timeouts while the stack deploys: the release still succeeds.
+    cells.append(Cell("timeout5", "checkstack", _timeout("*CheckStack*", 5), succeeds=True))
     cells += [
+        Cell("throttle", "create", _throttle("CreateChangeSet", None), succeeds=False),
+        # DescribeStacks throttled for good: Prepare Stack fails, and the record cannot read
+        # the stack either (it says so: UNKNOWN).
+        Cell("throttle", "describe", _throttle("DescribeStacks", None), succeeds=False),
+        Cell("throttle3", "execute", _throttle("ExecuteChangeSet", 3), succeeds=True),
         Cell(
-            "change-set-failed",
-            "Check Change Set",
+            "csfailed",
+            "checkcs",
             lambda: Fault.change_set_failed(stack="sr-*", account="dev", reason="injected"),
             succeeds=False,
         ),
         Cell(
-            "resource-failed",
-            "Check Stack",
+            "resfailed",
+            "checkstack",
             lambda: Fault.resource_failed(
                 stack="sr-*", account="dev", resource="NotesTable", reason="injected"
             ),
             succeeds=False,
         ),
         Cell(
-            "s3-throttle",
-            "Verify Artifact",
+            "s3throttle",
+            "verify",
             lambda: Fault.throttle(service="s3", operation="GetObject", share=1.0),
             succeeds=False,
         ),
@@ -143,7 +125,8 @@ CELLS = _cells()
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
-def test_fault_matrix_cell_ends_clean(releaser: Any, cell: Cell) -> None:
+def test_cell(releaser: Any, cell: Cell) -> None:
+    """One fault kind in one task state: the release ends clean (see the module doc)."""
     engine = releaser.engine
     artifact = releaser.publish(REVIEW_APP)
     ref = "feature/matrix"
@@ -176,14 +159,15 @@ def test_fault_matrix_cell_ends_clean(releaser: Any, cell: Cell) -> None:
 
     real = stack_status(releaser, dev, name)
     history = records.history(releaser.table(), releaser.app)
-    if cell.state == "Verify Artifact":
+    if cell.state == "verify":
         assert history == [] and real == "DELETE_COMPLETE"  # nothing started, nothing to record
     elif cell.record:
         assert history, "every stage that started has a record"
         recorded = history[0].get("stack_status")
-        assert recorded in (real, "ABSENT" if real == "DELETE_COMPLETE" else real), (
-            f"record says {recorded}, the stack is {real}"
-        )
+        honest = {real, "ABSENT" if real == "DELETE_COMPLETE" else real}
+        if cell.state == "describe":
+            honest.add("UNKNOWN (could not describe the stack)")
+        assert recorded in honest, f"record says {recorded}, the stack is {real}"
         _SUMMARY["records_matching"] += 1
     if run.status == "FAILED" and real != "DELETE_COMPLETE":
         cfn = engine.client("cloudformation", "dev")

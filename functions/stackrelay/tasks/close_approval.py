@@ -36,9 +36,7 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
     name = event.error.get("Error") or "States.Runtime"
     try:
         item = approvals.get(table, stage.execution, stage.stage)
-    except ApprovalNotFound:
-        if stage.approval:
-            raise
+    except ApprovalNotFound:  # no approval stage, or it failed before asking for one
         return {"Error": name, "Cause": event.error.get("Cause") or ""}
     if name == "DeploymentRejected":
         # Said from the approval record, the source of truth for who decided and why.

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from stackrelay import artifacts, templates
-from stackrelay.errors import ArtifactMismatch, retryable_throttling
+from stackrelay.errors import THROTTLING_CODES, ArtifactMismatch, retryable_throttling
 from stackrelay.model import Artifact
 
 logger = Logger()
@@ -35,6 +35,8 @@ def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
         ].read()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES:
+            raise  # S3 is slowing us down: retried as Throttled, not a bad artifact
         raise ArtifactMismatch(
             f"The artifact {where} cannot be read ({code}). Publish it again with "
             "`stackrelay publish` and start a new execution."
