@@ -6,10 +6,10 @@ Kept out of conftest.py: other workflow tests do not need them.
 from __future__ import annotations
 
 import json
-from collections import Counter
 import shutil
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -99,21 +99,32 @@ def lock_items(releaser: Any) -> list[dict[str, Any]]:
     return [i for i in items if str(i["pk"]).startswith("LOCK#")]
 
 
-def stop(releaser: Any, arn: str) -> dict[str, Any]:
-    """Stop an execution and deliver the status-change event EventBridge would send.
+def stop(releaser: Any, arn: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Stop an execution and let the engine's EventBridge do the rest, as on AWS.
 
-    The local engine emits no EventBridge events for Step Functions, so the test
-    hands the lock janitor the event AWS would (the rule's pattern is in template.yaml).
+    Step Functions puts the ABORTED "Execution Status Change" event on the default
+    bus; template.yaml's rule delivers it to the lock janitor (simulated latency,
+    so the clock is moved until the delivery happened). Returns the janitor
+    deliveries it caused and the locks of this execution that are gone since.
     """
+    engine = releaser.engine
+    held = {f"{i['pk']}/{i['sk']}" for i in lock_items(releaser) if i.get("holder") == arn}
+
+    def delivered() -> list[Any]:
+        return engine.events.deliveries(
+            source="aws.states", target="*LockJanitor*", outcome="delivered"
+        )
+
+    before = len(delivered())
     releaser.sfn.stop_execution(executionArn=arn)
-    machine = arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
-    event = {
-        "version": "0",
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {"executionArn": arn, "stateMachineArn": machine, "status": "ABORTED"},
-    }
-    return invoke(releaser, "LockJanitorFunction", event)
+    deadline = time.monotonic() + timeout
+    while len(delivered()) == before:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no janitor delivery for {arn}: {engine.events.deliveries()}")
+        engine.clock.advance(engine.config.event_latency_seconds)
+        engine.events.wait_idle(timeout)
+    left = {f"{i['pk']}/{i['sk']}" for i in lock_items(releaser)}
+    return {"deliveries": delivered()[before:], "released": sorted(held - left)}
 
 
 def wait_for_state(releaser: Any, arn: str, state: str, timeout: float = 60.0) -> None:

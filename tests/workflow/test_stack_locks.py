@@ -15,6 +15,7 @@ from review_fixtures import (
     stop,
     wait_for_state,
 )
+from stackrelay_local import Fault
 
 COMMITS = {"1": "1111111aaaaaaa", "2": "2222222bbbbbbb", "3": "3333333ccccccc"}
 
@@ -132,3 +133,42 @@ def test_crashed_holder_lock_taken_over_without_janitor(releaser, tmp_path):
     assert run.status == "SUCCEEDED", run.cause
     assert "Wait For Stack Lock" not in states_entered(releaser, run.arn)
     assert lock_items(releaser) == []
+
+
+def test_lock_a_failed_execution_could_not_release_is_freed_by_the_janitor_via_eventbridge(
+    releaser, tmp_path
+):
+    # Given an execution holding the lock whose record and lock functions then break,
+    ref = "feature/stuck-lock"
+    name = review_stack(releaser, ref)
+    releaser.engine.set_stack_seconds(120, stack=name)
+    a = start(releaser, ref, publish(releaser, tmp_path, "1"), "1")
+    wait_for_state(releaser, a, "Check Stack")
+    for function in ("*RecordOutcome*", "*-LockFunction-*"):
+        releaser.engine.faults.add(
+            Fault.lambda_crash(function=function, error_type="TaskCrashed", times=None)
+        )
+
+    engine = releaser.engine
+
+    def janitor_deliveries() -> int:
+        found = engine.events.deliveries(
+            source="aws.states", target="*LockJanitor*", outcome="delivered"
+        )
+        return len(found)
+
+    before = janitor_deliveries()
+
+    # When it fails (it cannot record nor release: LockNotReleased),
+    run = releaser.finish(a)
+    releaser.engine.faults.clear()
+    assert (run.status, run.error) == ("FAILED", "LockNotReleased")
+
+    # Then its FAILED status-change event reaches the lock janitor, which frees the lock.
+    for _ in range(100):
+        if janitor_deliveries() > before:
+            break
+        engine.clock.advance(engine.config.event_latency_seconds)
+        engine.events.wait_idle(30)
+    assert lock_items(releaser) == []
+    assert stack_status(releaser, dev(releaser), name) == "CREATE_COMPLETE"
