@@ -17,17 +17,7 @@ UNSEEN_APP = REPO / "tests" / "fixtures" / "unseen_app"  # what `sam init` makes
 
 @pytest.mark.slow
 def test_local_release_unseen_sam_init_app_deploys_every_stage(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STACKRELAY_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "scripts"), str(REPO / "functions")])
-    done = subprocess.run(
-        [*CLI, "local", "release", "--app", str(UNSEEN_APP), "--json", "--stack-seconds", "30"],
-        capture_output=True,
-        text=True,
-        env={**env, "AWS_CONFIG_FILE": str(tmp_path / "none")},
-        cwd=tmp_path,
-        timeout=600,
-        check=False,
-    )
+    done = _local_release(UNSEEN_APP, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     result = json.loads(done.stdout)  # stdout is the JSON alone (handler logs go to stderr)
