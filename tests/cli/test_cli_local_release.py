@@ -17,7 +17,7 @@ UNSEEN_APP = REPO / "tests" / "fixtures" / "unseen_app"  # what `sam init` makes
 
 @pytest.mark.slow
 def test_local_release_unseen_sam_init_app_deploys_every_stage(tmp_path: Path) -> None:
-    done = _local_release(UNSEEN_APP, tmp_path)
+    done = _release_subprocess(UNSEEN_APP, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     result = json.loads(done.stdout)  # stdout is the JSON alone (handler logs go to stderr)
