@@ -116,6 +116,40 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def flags(summary: dict[str, Any]) -> dict[str, bool]:
+    """What an approver must not miss: replacements, deletions, IAM changes."""
+    c = summary["counts"]
+    return {"replacement": c["replace"] > 0, "deletion": c["remove"] > 0, "iam": c["iam"] > 0}
+
+
+def _md(cell: str) -> str:
+    return cell.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The summary's rows as a Markdown table (GitLab notes, chat); the headline is apart."""
+    lines = ["| Action | Resource | Type | Replacement | Flags |", "|---|---|---|---|---|"]
+    for r in summary["rows"]:
+        marks = [
+            name
+            for name, on in (
+                ("IAM", r["iam"]),
+                ("DELETES", r["action"] == "remove"),
+                ("REPLACES", r.get("replacement") in ("True", "Conditional")),
+            )
+            if on
+        ]
+        cells = (
+            r["action"],
+            f"`{r['logical_id']}`",
+            r["type"],
+            r.get("replacement") or "-",
+            ", ".join(f"**{m}**" for m in marks) or "-",
+        )
+        lines.append("| " + " | ".join(_md(str(c)) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def digest(change_set: dict[str, Any]) -> str:
     """sha256 over what the change set would do: its changes and parameters.
 

@@ -102,6 +102,10 @@ class Source(BaseModel):
     pipeline_url: SafeText | None = Field(default=None, max_length=2048)
     job_url: SafeText | None = Field(default=None, max_length=2048)
     user: SafeText | None = Field(default=None, max_length=255)
+    commit_timestamp: str | None = Field(
+        default=None, max_length=64, pattern=r"^\d{4}-\d{2}-\d{2}[T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?$"
+    )
+    """When the commit was made (CI_COMMIT_TIMESTAMP): lead time starts here (metrics only)."""
 
 
 class DeployRequest(BaseModel):

@@ -47,6 +47,13 @@ class Stage(BaseModel):
     pipeline_url: str | None = None
     user: str | None = None
     execution: str
+    # Who and what, for events, records and delivery metrics (docs/events.md).
+    action: str = "deploy"
+    project: str | None = None
+    project_id: str | None = None
+    job_url: str | None = None
+    commit_timestamp: str | None = None
+    execution_arn: str | None = None
 
 
 def tag_value(value: str) -> str:
@@ -73,7 +80,9 @@ def is_release(source: Source, settings: Settings) -> bool:
     )
 
 
-def build_plan(request: DeployRequest, settings: Settings, execution: str) -> dict[str, Any]:
+def build_plan(
+    request: DeployRequest, settings: Settings, execution: str, execution_arn: str | None = None
+) -> dict[str, Any]:
     """The stages this request deploys, in order, as plain JSON for the ASL."""
     source = request.source
     if source.default_branch and source.default_branch != settings.default_branch:
@@ -133,6 +142,12 @@ def build_plan(request: DeployRequest, settings: Settings, execution: str) -> di
             pipeline_url=source.pipeline_url,
             user=source.user,
             execution=execution,
+            action=request.action,
+            project=source.project,
+            project_id=getattr(source, "project_id", None),
+            job_url=source.job_url,
+            commit_timestamp=getattr(source, "commit_timestamp", None),
+            execution_arn=execution_arn,
         )
         stages.append(stage.model_dump())
     return {

@@ -69,6 +69,7 @@ def put_deployment(table: Any, record: dict[str, Any]) -> None:
                 "stack_status",
                 "url",
                 "duration_seconds",
+                "failing_since",
             )
         },
         "deployed_at": finished,

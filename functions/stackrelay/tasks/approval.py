@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import boto3
@@ -25,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from stackrelay import approvals, cfn, changeset, clock, identity, registry, sessions
+from stackrelay import approvals, cfn, changeset, clock, events, identity, registry, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import (
     ApprovalExpired,
@@ -193,7 +194,25 @@ def decide(
     decided = approvals.settle(
         table, claimed, decision, by=approver, reason=request.reason, job_url=job_url
     )
+    events.publish(events.APPROVAL_DECIDED, approval_decided(decided))
     return {"approval": {**decided, "summary_text": view["summary_text"]}}
+
+
+def approval_decided(decided: dict[str, Any]) -> dict[str, Any]:
+    """The ``Approval Decided`` detail, from the settled approval (never its token)."""
+    view = approvals.public(decided)
+    return events.stage_detail(
+        SimpleNamespace(**view),
+        outcome=view["status"],
+        headline=view.get("headline"),
+        change_set_id=view.get("change_set_id"),
+        digest=view.get("digest"),
+        decision=view["status"],
+        approver=view.get("decided_by"),
+        reason=view.get("decision_reason"),
+        decision_job_url=view.get("decision_job_url"),
+        decided_at=view.get("decided_at"),
+    )
 
 
 @logger.inject_lambda_context(log_event=False)

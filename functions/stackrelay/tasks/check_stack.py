@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import backoff, cfn, clock, sessions
+from stackrelay import backoff, cfn, clock, hints, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback, retryable_throttling
 from stackrelay.plan import Stage
@@ -71,8 +71,8 @@ def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
         reason = _reason(cloudformation, stage, event.started_at)
         raise StackNeedsRecovery(
             f"{stage.stack} is {status} after continuing its rollback: {reason}. Skip the "
-            f"resources that cannot roll back: `stackrelay recover --app {stage.app} --stage "
-            f"{stage.stage} --skip RESOURCE`."
+            f"resources that cannot roll back: "
+            f"`{hints.recover_command(stage.app, stage.stage, skip=True)}`."
         )
     if state is StackState.STABLE:
         assert stack is not None
@@ -81,7 +81,7 @@ def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
     if state is StackState.NEEDS_RECOVERY:
         raise StackNeedsRecovery(
             f"{stage.stack} is {status} after {reason}. Fix the cause, then run "
-            f"`stackrelay recover --app {stage.app} --stage {stage.stage}`."
+            f"`{hints.recover_command(stage.app, stage.stage)}`."
         )
     raise StackRollback(f"{stage.stack} rolled back ({status}). First failure: {reason}")
 

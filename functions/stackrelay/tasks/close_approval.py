@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import approvals, cfn, sessions
+from stackrelay import approvals, cfn, events, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalAlreadyDecided, ApprovalNotFound, retryable_throttling
 from stackrelay.plan import Stage
@@ -50,11 +50,23 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
     with contextlib.suppress(ApprovalAlreadyDecided):
         approvals.settle(table, item, "expired")
     hours = stage.approval_timeout_seconds / 3600
-    return {
-        "Error": "ApprovalExpired",
-        "Cause": f"No one approved the {stage.stage} change set of {stage.stack} within "
-        f"{hours:g} hours; it was deleted. Run the pipeline again to review a new one.",
-    }
+    cause = (
+        f"No one approved the {stage.stage} change set of {stage.stack} within "
+        f"{hours:g} hours; it was deleted. Run the pipeline again to review a new one."
+    )
+    events.publish(
+        events.APPROVAL_EXPIRED,
+        events.stage_detail(
+            stage,
+            outcome="expired",
+            headline=item.get("headline"),
+            reason=cause,
+            change_set_id=item.get("change_set_id"),
+            requested_at=item.get("requested_at"),
+            expires_at=item.get("expires_at"),
+        ),
+    )
+    return {"Error": "ApprovalExpired", "Cause": cause}
 
 
 @logger.inject_lambda_context(log_event=False)

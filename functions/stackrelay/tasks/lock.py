@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from stackrelay import locks
+from stackrelay import events, locks
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.plan import Stage
@@ -55,4 +55,8 @@ def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
 def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
     result = handle(TABLE, SFN, event)
     logger.info("Stack lock", extra={"action": event.action, "stack": event.stage.stack, **result})
+    if event.action == "acquire" and result["acquired"]:
+        # The stage starts when it holds its stack: from here on it changes it.
+        detail = events.stage_detail(event.stage, execution_arn=event.holder, outcome="started")
+        events.publish(events.STAGE_STARTED, detail)
     return result

@@ -15,7 +15,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import locks
+from stackrelay import events, locks
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 
@@ -38,4 +38,16 @@ def clean_up(table: Any, event: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = clean_up(TABLE, event)
     logger.info("Locks of an ended execution", extra=result)
+    if result["released"]:
+        events.publish(
+            events.REAPER_ACTION,
+            {
+                "reaper_action": "locks_released",
+                "execution_arn": result["execution"],
+                "console_url": events.execution_console_url(result["execution"]),
+                "status": result["status"],
+                "released": result["released"],
+                "reason": f"the execution ended {result['status']} while holding them",
+            },
+        )
     return result

@@ -67,6 +67,8 @@ def recover(
     latest = records.latest_for_stack(table, stage.account, stage.stack) or {}
     if latest.get("commit"):
         stage = stage.model_copy(update={"commit": latest["commit"]})
+    execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    stage = stage.model_copy(update={"action": "recover", "execution_arn": execution_arn})
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
     stack = cfn.describe_stack(session.client("cloudformation"), stage.stack)
     status = stack["StackStatus"] if stack else "absent"

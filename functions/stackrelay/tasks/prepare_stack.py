@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, records, sessions
+from stackrelay import cfn, hints, records, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import StackBusy, StackNeedsRecovery, retryable_throttling
 from stackrelay.plan import Stage
@@ -47,13 +47,13 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
     elif state is StackState.NEEDS_RECREATE:
         raise StackNeedsRecovery(
             f"{stage.stack} in account {stage.account} is {status}: its first create failed and "
-            f"it can only be deleted. Delete it (aws cloudformation delete-stack --stack-name "
-            f"{stage.stack}) after disabling termination protection, then run the pipeline again."
+            f"it can only be deleted. Delete it (`{hints.delete_command(stage.stack)}`) after "
+            "disabling termination protection, then run the pipeline again."
         )
     elif state is StackState.NEEDS_RECOVERY:
         raise StackNeedsRecovery(
             f"{stage.stack} in account {stage.account} is {status}. Fix the cause, then run "
-            f"`stackrelay recover --app {stage.app} --stage {stage.stage}` (add --skip RESOURCE "
+            f"`{hints.recover_command(stage.app, stage.stage)}` (add --skip RESOURCE "
             "for resources that cannot roll back) and run the pipeline again."
         )
     return result

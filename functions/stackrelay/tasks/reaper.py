@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import clock, reviews
+from stackrelay import clock, events, reviews
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.naming import execution_name
@@ -28,6 +29,21 @@ SFN = boto3.client("stepfunctions")
 TEARDOWN_STATE_MACHINE_ARN = os.environ.get("TEARDOWN_STATE_MACHINE_ARN", "")
 REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
 REAPER_USER = "stackrelay-reaper"
+
+
+def reaper_action(review: dict[str, Any], execution_arn: str) -> dict[str, Any]:
+    """The ``Reaper Action`` detail: which stale review stack it tears down, and why."""
+    return {
+        **events.source_detail(SimpleNamespace(**review), execution_arn),
+        "action": "teardown",
+        "reaper_action": "teardown_started",
+        "stage": "review",
+        "account": review.get("account"),
+        "stack": review.get("stack"),
+        "user": REAPER_USER,
+        "deployed_at": review.get("deployed_at"),
+        "reason": f"not deployed for more than {REVIEW_RETENTION_DAYS} days",
+    }
 
 
 def reap(table: Any, sfn: Any, machine: str, retention_days: int) -> dict[str, Any]:
@@ -45,6 +61,7 @@ def reap(table: Any, sfn: Any, machine: str, retention_days: int) -> dict[str, A
             input=json.dumps(request.model_dump(exclude_none=True)),
         )
         started.append({"stack": review["stack"], "executionArn": response["executionArn"]})
+        events.publish(events.REAPER_ACTION, reaper_action(review, response["executionArn"]))
     return {"started": started, "retention_days": retention_days, "pipeline_id": pipeline_id}
 
 

@@ -1,4 +1,5 @@
-"""Record Outcome: the audit trail, and the stage's line in the execution output."""
+"""Record Outcome: the audit trail, the stage's line in the execution output, its
+event (docs/events.md) and its delivery metrics (docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import approvals, cfn, clock, records, sessions, status
+from stackrelay import approvals, cfn, clock, delivery, events, hints, records, sessions, status
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalNotFound, retryable_throttling
 from stackrelay.plan import Stage
@@ -56,6 +57,9 @@ def decision(table: Any, stage: Stage) -> dict[str, Any]:
         "approval_status": item.get("status"),
         "approval_reason": item.get("decision_reason"),
         "approved_at": item.get("decided_at"),
+        "approval_job_url": item.get("decision_job_url"),
+        "approval_requested_at": item.get("requested_at"),
+        "approval_digest": item.get("digest"),
     }
 
 
@@ -75,10 +79,13 @@ def stack_truth(cloudformation: Any, stack: str) -> tuple[str | None, dict[str, 
     return str(found["StackStatus"]), cfn.outputs(found)
 
 
-def record(
+def write(
     table: Any, event: RecordEvent, review_url_output: str, cloudformation: Any = None
-) -> dict[str, Any]:
-    """Write the stage's record; a failed stage's record says what the stack really is."""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Write the stage's record; (the record, the stack's LATEST item before it).
+
+    A failed stage's record says what the stack really is.
+    """
     stage = event.stage
     finished = clock.now()
     started = (event.execution or {}).get("started_at")
@@ -97,43 +104,85 @@ def record(
         "app": stage.app,
         "stage": stage.stage,
         "account": stage.account,
+        "region": stage.region,
         "stack": stage.stack,
+        "project": stage.project,
         "ref": stage.ref,
         "commit": stage.commit,
+        "commit_timestamp": stage.commit_timestamp,
         "pipeline_id": stage.pipeline_id,
         "pipeline_url": stage.pipeline_url,
+        "job_url": stage.job_url,
         "execution": stage.execution,
+        "execution_arn": stage.execution_arn,
         "user": stage.user,
         "outcome": event.outcome,
         "change_set": stage.change_set if event.change_set else None,
         "change_set_id": (event.change_set or {}).get("id"),
+        "change_set_digest": (event.change_set or {}).get("digest"),
         "headline": (event.change_set or {}).get("headline"),
         "started_at": started,
         "finished_at": finished,
         "duration_seconds": round(finished - started, 3) if started else None,
         "url": outputs.get(review_url_output),
+        "outputs": outputs,
         "error": error,
         "reason": message,
         "stack_status": stack_status or "ABSENT",
+        "fix": hints.fix_command(error, message, stage, stack_status) if error else None,
         "approver": None,
         **decision(table, stage),
     }
-    records.put_deployment(table, entry)
-    return {
-        k: entry[k]
-        for k in (
-            "stage",
-            "account",
-            "stack",
-            "outcome",
-            "url",
-            "headline",
-            "error",
-            "reason",
-            "duration_seconds",
-            "approver",
-        )
-    } | {"outputs": outputs}
+    previous = records.latest_for_stack(table, stage.account, stage.stack)
+    entry["failing_since"] = delivery.failing_since(previous, entry)
+    entry["lead_time_seconds"] = delivery.lead_time(entry)
+    records.put_deployment(table, {k: v for k, v in entry.items() if k != "outputs"})
+    return entry, previous
+
+
+def line(entry: dict[str, Any]) -> dict[str, Any]:
+    """The stage's line in the execution output (the ASL's ResultSelector names each key)."""
+    keys = (
+        "stage",
+        "account",
+        "stack",
+        "outcome",
+        "url",
+        "headline",
+        "error",
+        "reason",
+        "duration_seconds",
+        "approver",
+        "outputs",
+    )
+    return {k: entry[k] for k in keys}
+
+
+def record(
+    table: Any, event: RecordEvent, review_url_output: str, cloudformation: Any = None
+) -> dict[str, Any]:
+    """Write the stage's record; its line in the execution output."""
+    return line(write(table, event, review_url_output, cloudformation)[0])
+
+
+def event_for(stage: Stage, entry: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The StackRelay event a recorded outcome is (None: superseded, no event)."""
+    detail_type = events.outcome_type(entry["outcome"], entry["error"])
+    detail = events.stage_detail(
+        stage,
+        outcome=entry["outcome"],
+        headline=entry["headline"],
+        reason=entry["reason"],
+        error=entry["error"],
+        fix=entry["fix"],
+        app_url=entry["url"],
+        stack_status=entry["stack_status"],
+        approver=entry.get("approver"),
+        change_set_id=entry["change_set_id"],
+        duration_seconds=entry["duration_seconds"],
+        lead_time_seconds=entry["lead_time_seconds"],
+    )
+    return detail_type, detail
 
 
 def _stable(stack_status: str | None) -> bool:
@@ -164,12 +213,19 @@ class _Unreadable:
 @event_parser(model=RecordEvent)
 @retryable_throttling
 def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
-    result = record(TABLE, event, SETTINGS.review_url_output, _stack_client(event))
+    entry, previous = write(TABLE, event, SETTINGS.review_url_output, _stack_client(event))
+    result = line(entry)
+    metrics.add_dimension(name="App", value=event.stage.app)
     metrics.add_dimension(name="Stage", value=event.stage.stage)
     metrics.add_metric(name=f"Stage_{event.outcome}", unit=MetricUnit.Count, value=1)
     if result["duration_seconds"] is not None:
         metrics.add_metric(
             name="StackSeconds", unit=MetricUnit.Seconds, value=result["duration_seconds"]
         )
+    for name, value, unit in delivery.point_metrics(entry, previous):
+        metrics.add_metric(name=name, unit=unit, value=value)
     logger.info("Stage recorded", extra={k: v for k, v in result.items() if k != "outputs"})
+    detail_type, detail = event_for(event.stage, entry)
+    if detail_type is not None:
+        events.publish(detail_type, detail)
     return result

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import approvals
+from stackrelay import approvals, changeset, events
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.plan import Stage
@@ -41,9 +41,14 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
         timeout_seconds=stage.approval_timeout_seconds,
         details={
             "account": stage.account,
+            "region": stage.region,
             "stack": stage.stack,
-            "ref": stage.ref,
+            "project": stage.project,
+            "project_id": stage.project_id,
+            "job_url": stage.job_url,
             "user": stage.user,
+            "execution_arn": stage.execution_arn,
+            "ref": stage.ref,
             "commit": stage.commit,
             "pipeline_url": stage.pipeline_url,
             "change_set": stage.change_set,
@@ -52,6 +57,34 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
             "summary": change_set["summary"],
             "headline": change_set["headline"],
         },
+    )
+
+
+def approval_requested(stage: Stage, change_set: dict[str, Any], view: dict[str, Any]) -> dict:
+    """The ``Approval Requested`` detail: what the approver will be asked to sign, and where.
+
+    ``approve_job_url`` is the pipeline page, where the manual approve job waits: the
+    job's own id is not known when the release starts (the GitLab reporter, which can
+    read the pipeline's jobs, links the job itself).
+    """
+    summary = change_set["summary"]
+    return events.stage_detail(
+        stage,
+        outcome="waiting_for_approval",
+        headline=change_set["headline"],
+        change_set_id=change_set["id"],
+        summary={
+            "headline": change_set["headline"],
+            "table": changeset.markdown(summary),
+            **changeset.flags(summary),
+            "digest": change_set["digest"],
+            "counts": summary["counts"],
+        },
+        approve_job_url=stage.pipeline_url,
+        approve_command=f"stackrelay approve --app {stage.app} --pipeline-id "
+        f"{stage.pipeline_id} --stage {stage.stage}",
+        requested_at=view["requested_at"],
+        expires_at=view["expires_at"],
     )
 
 
@@ -67,5 +100,8 @@ def lambda_handler(event: ApprovalRequest, context: LambdaContext) -> dict[str, 
             "pipeline_id": view["pipeline_id"],
             "headline": view["headline"],
         },
+    )
+    events.publish(
+        events.APPROVAL_REQUESTED, approval_requested(event.stage, event.change_set, view)
     )
     return {"status": view["status"]}

@@ -1,0 +1,47 @@
+"""stackrelay.hints: the command that fixes a failed stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from stackrelay import hints
+from stackrelay.plan import Stage
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "expected"),
+    [
+        (
+            "StackNeedsRecovery",
+            "sr-aws-news-prod in account 333333333333 is UPDATE_ROLLBACK_FAILED. Fix the cause",
+            "stackrelay recover --app aws-news --stage prod",
+        ),
+        (
+            "StackNeedsRecovery",
+            "sr-aws-news-prod is UPDATE_ROLLBACK_FAILED after continuing its rollback: Fn: x",
+            "stackrelay recover --app aws-news --stage prod --skip RESOURCE",
+        ),
+        (
+            "StackNeedsRecovery",
+            "sr-aws-news-prod in account 333333333333 is ROLLBACK_COMPLETE: its first create",
+            "aws cloudformation delete-stack --stack-name sr-aws-news-prod",
+        ),
+        ("StackRollback", "sr-aws-news-prod rolled back (UPDATE_ROLLBACK_COMPLETE)", None),
+        ("DeploymentRejected", "Rejected by bob: no", None),
+        ("ChangeSetFailed", "could not create", None),
+        (None, None, None),
+    ],
+)
+def test_fix_command(
+    make_stage: Callable[..., Stage], error: str | None, reason: str | None, expected: str | None
+) -> None:
+    stage = make_stage(index=1)  # prod
+    assert hints.fix_command(error, reason, stage) == expected
+
+
+def test_status_in_skips_words_that_are_not_statuses() -> None:
+    assert hints.status_in("NOT_A_FAILED thing then UPDATE_ROLLBACK_FAILED") == (
+        "UPDATE_ROLLBACK_FAILED"
+    )
+    assert hints.status_in("no status here") is None
