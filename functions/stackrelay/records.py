@@ -82,12 +82,49 @@ def latest_for_stack(table: Any, account: str, stack: str) -> dict[str, Any] | N
     return plain(item) if item else None
 
 
-def history(table: Any, app: str, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest deployment records of ``app`` first."""
-    response = table.query(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
-        ExpressionAttributeValues={":pk": f"APP#{app}", ":sk": "DEPLOY#"},
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    return [plain(i) for i in response.get("Items", [])]
+def history(
+    table: Any, app: str, limit: int = 20, stage: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest deployment records of ``app`` first (of one ``stage``, if given)."""
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+        "ExpressionAttributeValues": {":pk": f"APP#{app}", ":sk": "DEPLOY#"},
+        "ScanIndexForward": False,
+    }
+    if stage:
+        kwargs["FilterExpression"] = "#stage = :stage"
+        kwargs["ExpressionAttributeNames"] = {"#stage": "stage"}
+        kwargs["ExpressionAttributeValues"][":stage"] = stage
+    items: list[dict[str, Any]] = []
+    while len(items) < limit:
+        page = table.query(Limit=limit, **kwargs)
+        items.extend(plain(i) for i in page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items[:limit]
+
+
+def deployments_since(table: Any, since: float, app: str | None = None) -> list[dict[str, Any]]:
+    """Every deployment record finished at or after ``since`` (one app, or all apps)."""
+    start = f"DEPLOY#{clock.iso(since)}"
+    kwargs: dict[str, Any]
+    if app:
+        kwargs = {
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {":pk": f"APP#{app}", ":from": start, ":to": "DEPLOY#~"},
+        }
+        read = table.query
+    else:
+        kwargs = {
+            "FilterExpression": "kind = :k AND finished_at >= :since",
+            "ExpressionAttributeValues": {":k": "deployment", ":since": clean(float(since))},
+        }
+        read = table.scan
+    items: list[dict[str, Any]] = []
+    while True:
+        page = read(**kwargs)
+        items.extend(plain(i) for i in page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -299,6 +299,7 @@ class Release:
         until: str | None = None,
     ) -> tuple[str, progress.Progress]:
         """Start an execution the way CI does, and follow it (to ``until``'s approval)."""
+
         from stackrelay_cli import ci_input
 
         self.pipeline += 1
@@ -355,14 +356,30 @@ class Release:
         )
         self.say(f"approved {stage} as {os.environ.get('USER') or 'you'}")
 
+    def metrics(self) -> dict[str, Any]:
+        """Delivery metrics of this app, as `stackrelay metrics` reads them."""
+        from stackrelay import clock
+
+        function = self.local.orchestrator.operations_function
+        request = {"action": "metrics", "app": self.app, "since": clock.now() - 86400}
+        return dict(commands.invoke(self._session(), function, request))
+
 
 def _finish(
     release: Release, started: float, as_json: bool, gitlab: dict[str, Any] | None = None
 ) -> int:
+    from stackrelay_cli.operations import metrics_table
+
     rows = release.finished
+    delivery = release.metrics() if release.local.orchestrator.operations_function else None
     if as_json:
         render.emit_json(
-            {"app": release.app, "stages": rows, **({"gitlab": gitlab} if gitlab else {})}
+            {
+                "app": release.app,
+                "stages": rows,
+                "metrics": delivery,
+                **({"gitlab": gitlab} if gitlab else {}),
+            }
         )
     else:
         if gitlab:
@@ -378,6 +395,8 @@ def _finish(
                 title=f"{release.app}: what is deployed where",
             )
         )
+        if delivery is not None:
+            render.console.print(metrics_table(delivery))
         render.console.print(
             f"[dim]{time.time() - started:.1f} s of wall time on the local engine[/]"
         )

@@ -169,9 +169,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="logical id to skip (repeatable)",
     )
 
-    p = command("history", "Recent deployments of an app.")
+    p = command(
+        "history",
+        "Recent deployments of an app: who approved which change set, when, from which "
+        "job, and what happened next.",
+    )
     p.add_argument("--app", required=True)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--stage", help="only this stage (e.g. prod)")
+    p.add_argument("--limit", type=int, default=20, help="how many records (1-500)")
+
+    p = command(
+        "metrics",
+        "Delivery metrics per app and stage: deployment frequency, lead time for changes, "
+        "change failure rate, time to restore (docs/metrics.md).",
+    )
+    p.add_argument("--app", help="one app (default: every app)")
+    p.add_argument(
+        "--since",
+        default="30d",
+        help="start of the period: 30d, 12h, 2w or a date such as 2026-11-01 (default 30d)",
+    )
 
     p = command("local", "The local engine: AWS on this machine, no account needed.")
     local = p.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")
@@ -245,6 +262,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "reviews": operations.reviews,
         "recover": operations.recover,
         "history": operations.history,
+        "metrics": operations.metrics,
     }
     return table[args.command](boto3.Session(), args)
 

@@ -15,7 +15,14 @@ from typing import Any
 from stackrelay import clock
 
 from stackrelay_cli import ci_input, commands, render
-from stackrelay_cli.errors import ERROR_EXIT, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, CliError
+from stackrelay_cli.errors import (
+    ERROR_EXIT,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    CliError,
+)
 from stackrelay_cli.orchestrator import Orchestrator, resolve
 
 
@@ -107,25 +114,119 @@ def reviews(session: Any, args: Namespace) -> int:
 
 
 def history(session: Any, args: Namespace) -> int:
+    if not 1 <= args.limit <= 500:
+        raise CliError("--limit must be between 1 and 500.", EXIT_INVALID)
     orch = resolve(session)
-    found = commands.invoke(
-        session, _operations(orch), {"action": "history", "app": args.app, "limit": args.limit}
-    )
+    request = {"action": "history", "app": args.app, "limit": args.limit}
+    if getattr(args, "stage", None):
+        request["history_stage"] = args.stage
+    found = commands.invoke(session, _operations(orch), request)
     rows = found["records"]
     if args.json:
         render.emit_json(rows)
         return EXIT_OK
-    for row in rows:
-        row["when"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.get("finished_at") or 0))
-        row["commit"] = str(row.get("commit") or "")[:10]
     render.console.print(
         render.records_table(
-            rows,
-            ["when", "stage", "ref", "commit", "outcome", "approver", "reason"],
+            [audit_row(row) for row in rows],
+            [
+                "when",
+                "stage",
+                "commit",
+                "change set",
+                "approved by",
+                "approved at",
+                "job",
+                "outcome",
+                "what happened",
+            ],
             title=f"{args.app}: recent deployments",
         )
     )
+    if found.get("retention"):
+        render.console.print(f"[dim]{found['retention']}[/]")
     return EXIT_OK
+
+
+def _when(epoch: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(epoch))) if epoch else ""
+
+
+def audit_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One record as the audit trail reads it: who approved which change set, when, from
+    which job, and what happened next."""
+    decided = row.get("approval_status")
+    approver = row.get("approver") or ""
+    if decided and decided != "approved":
+        approver = f"{decided}: {approver}".rstrip(": ")
+    happened = row.get("url") or "" if row.get("outcome") == "deployed" else row.get("reason")
+    if row.get("fix"):
+        happened = f"{happened} (fix: {row['fix']})"
+    return {
+        "when": _when(row.get("finished_at")),
+        "stage": row.get("stage"),
+        "commit": str(row.get("commit") or "")[:10],
+        "change set": row.get("change_set") or "",
+        "approved by": approver,
+        "approved at": _when(row.get("approved_at")),
+        "job": row.get("approval_job_url") or "",
+        "outcome": row.get("outcome"),
+        "what happened": happened or "",
+    }
+
+
+def metrics(session: Any, args: Namespace) -> int:
+    from stackrelay import delivery
+    from stackrelay.errors import InvalidInput
+
+    try:
+        since = delivery.parse_since(args.since, clock.now())
+    except InvalidInput as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
+    orch = resolve(session)
+    found = commands.invoke(
+        session, _operations(orch), {"action": "metrics", "app": args.app, "since": since}
+    )
+    if args.json:
+        render.emit_json(found)
+        return EXIT_OK
+    render.console.print(metrics_table(found))
+    return EXIT_OK
+
+
+def metrics_table(found: dict[str, Any]) -> Any:
+    """The delivery metrics as a table for people (``stackrelay metrics``, ``local demo``)."""
+    from stackrelay.delivery import human_duration
+
+    rows = []
+    for m in found["metrics"]:
+        rate = m["change_failure_rate"]
+        rows.append(
+            {
+                "app": m["app"],
+                "stage": m["stage"],
+                "deploys": m["deployments"],
+                "per day": f"{m['deployments_per_day']:g}",
+                "lead time (median)": human_duration(m["lead_time_median_seconds"]),
+                "change failure rate": "-" if rate is None else f"{rate:.0%}",
+                "time to restore (median)": human_duration(m["time_to_restore_median_seconds"]),
+                "failing since": _when(m.get("failing_since")),
+            }
+        )
+    period = found["period"]
+    return render.records_table(
+        rows,
+        [
+            "app",
+            "stage",
+            "deploys",
+            "per day",
+            "lead time (median)",
+            "change failure rate",
+            "time to restore (median)",
+            "failing since",
+        ],
+        title=f"Delivery metrics {period['since']} to {period['until']} ({period['days']:g} days)",
+    )
 
 
 def _age(seconds: float) -> str:

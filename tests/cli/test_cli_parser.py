@@ -21,6 +21,7 @@ COMMANDS = [
     "reviews",
     "recover",
     "history",
+    "metrics",
     "local",
 ]
 LOCAL_COMMANDS = ["up", "release", "demo"]

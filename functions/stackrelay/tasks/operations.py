@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from stackrelay import cfn, clock, records, reviews, sessions
+from stackrelay import cfn, clock, delivery, records, reviews, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
 from stackrelay.model import APP_PATTERN
@@ -32,21 +32,42 @@ SFN = boto3.client("stepfunctions")
 STS = boto3.client("sts")
 RECOVER_STATE_MACHINE_ARN = os.environ.get("RECOVER_STATE_MACHINE_ARN", "")
 REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
+RECORD_RETENTION = (
+    "Deployment records are kept until deleted (the table has point-in-time recovery "
+    "for 35 days); docs/metrics.md says how to expire them."
+)
 
 
 class OperationsAction(BaseModel):
-    action: Literal["history", "reviews", "recover"]
+    action: Literal["history", "reviews", "recover", "metrics"]
     app: str | None = Field(default=None, pattern=APP_PATTERN)
     limit: int = Field(default=20, ge=1, le=500)
     stale: bool = False
     stage: Literal["staging", "prod"] | None = None
     skip: list[str] = Field(default_factory=list, max_length=100)
+    history_stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    since: float | None = Field(default=None, ge=0)
 
 
 def history(table: Any, action: OperationsAction) -> dict[str, Any]:
     if not action.app:
         raise InvalidInput("history needs --app: whose deployments?")
-    return {"records": records.history(table, action.app, action.limit)}
+    found = records.history(table, action.app, action.limit, action.history_stage)
+    return {"records": found, "retention": RECORD_RETENTION}
+
+
+def metrics(table: Any, action: OperationsAction) -> dict[str, Any]:
+    """Delivery metrics per app and stage since ``since`` (default: 30 days)."""
+    now = clock.now()
+    since = action.since if action.since is not None else now - 30 * delivery.DAY
+    if since > now:
+        raise InvalidInput("metrics: since is in the future.")
+    found = records.deployments_since(table, since, action.app)
+    return {
+        "period": delivery.period(since, now),
+        "app": action.app,
+        "metrics": delivery.summarize(found, since, now),
+    }
 
 
 def list_reviews(table: Any, action: OperationsAction, retention_days: int) -> dict[str, Any]:
@@ -100,4 +121,6 @@ def lambda_handler(event: OperationsAction, context: LambdaContext) -> dict[str,
         return history(TABLE, event)
     if event.action == "reviews":
         return list_reviews(TABLE, event, REVIEW_RETENTION_DAYS)
+    if event.action == "metrics":
+        return metrics(TABLE, event)
     return recover(TABLE, SFN, STS, event, SETTINGS, RECOVER_STATE_MACHINE_ARN)
