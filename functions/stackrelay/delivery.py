@@ -138,11 +138,15 @@ def _mean(values: list[float]) -> float | None:
 
 
 def summarize(records: Iterable[dict[str, Any]], since: float, now: float) -> list[dict[str, Any]]:
-    """The four metrics per app and stage, over the records finished in [since, now]."""
+    """The four metrics per app and stage, over the records finished since ``since``.
+
+    A record is never in the future; one stamped a hair after ``now`` (records keep
+    milliseconds, rounded) still counts.
+    """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
         finished = record.get("finished_at")
-        if finished is None or not since <= float(finished) <= now:
+        if finished is None or float(finished) < since:
             continue
         groups.setdefault((str(record.get("app")), str(record.get("stage"))), []).append(record)
     days = max((now - since) / DAY, 1 / 24)

@@ -92,6 +92,12 @@ def test_summarize_per_app_and_stage() -> None:
     assert by_stage["staging"]["lead_time_mean_seconds"] == pytest.approx(HOUR)
 
 
+def test_summarize_counts_a_record_stamped_a_hair_after_now() -> None:
+    # records keep milliseconds, rounded: a record may read 0.0005 s after "now"
+    rows = delivery.summarize([rec("failed", T0 + 0.0005, error="StackRollback")], T0 - 1, T0)
+    assert rows[0]["change_failures"] == 1
+
+
 def test_summarize_shows_a_stage_still_failing() -> None:
     rows = delivery.summarize([rec("failed", T0, error="StackRollback")], T0 - 10, T0 + 10)
     assert rows[0]["failing_since"] == T0

@@ -45,3 +45,14 @@ def test_status_in_skips_words_that_are_not_statuses() -> None:
         "UPDATE_ROLLBACK_FAILED"
     )
     assert hints.status_in("no status here") is None
+
+
+def test_the_stacks_real_status_decides_over_the_message(make_stage: Callable[..., Stage]) -> None:
+    stage = make_stage(index=1)
+    message = "sr-aws-news-prod is UPDATE_ROLLBACK_FAILED after Fn: boom"
+    assert hints.fix_command("StackNeedsRecovery", message, stage, "ROLLBACK_COMPLETE") == (
+        "aws cloudformation delete-stack --stack-name sr-aws-news-prod"
+    )
+    assert hints.fix_command("StackNeedsRecovery", message, stage, "ABSENT") == (
+        "stackrelay recover --app aws-news --stage prod"
+    )

@@ -9,6 +9,7 @@ and what happened next.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,18 +29,27 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def demoed(local, releaser, monkeypatch):
+def demoed(local, releaser, monkeypatch, tmp_path):
     """The demo's story for this test's app, then a release whose staging rolls back."""
     monkeypatch.setenv("STACKRELAY_STACK", "stackrelay")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("USER", "dana")
     story = Release(local=local, app_dir=SAMPLE_APP, app=releaser.app, quiet=True)
     run_story(story)
+    # The next commit adds a queue, and CloudFormation fails to create it.
+    changed = tmp_path / "app"
+    shutil.copytree(SAMPLE_APP, changed)
+    template = changed / "template.yaml"
+    template.write_text(
+        template.read_text().replace(
+            "Resources:\n", "Resources:\n  ExtraQueue:\n    Type: AWS::SQS::Queue\n", 1
+        )
+    )
     staging = stack_name("sr-", releaser.app, "staging")
     local.engine.faults.add(
-        Fault.resource_failed(stack=staging, resource="NewsTable", reason="Limit exceeded")
+        Fault.resource_failed(stack=staging, resource="ExtraQueue", reason="Limit exceeded")
     )
-    artifact = story.publish()
+    artifact = Release(local=local, app_dir=changed, app=releaser.app, quiet=True).publish()
     local.engine.set_stack_seconds(20.0)
     arn = releaser.start(
         releaser.request(
@@ -61,7 +71,11 @@ def test_metrics_after_demo_and_a_failing_release(releaser, demoed, capsys):
     prod, staging = rows["prod"], rows["staging"]
     assert prod["deployments"] >= 1 and prod["deployments_per_day"] > 0
     assert prod["lead_time_median_seconds"] and prod["lead_time_median_seconds"] > 0
-    assert staging["change_failures"] == 1
+    history = [
+        {k: r.get(k) for k in ("stage", "outcome", "error", "finished_at")}
+        for r in json.loads(cli(capsys, "history", "--app", releaser.app, "--json")[1])
+    ]
+    assert staging["change_failures"] == 1, (found, history)
     assert staging["change_failure_rate"] == pytest.approx(0.5)
     assert staging["failing_since"] is not None
     assert found["period"]["days"] == pytest.approx(7, abs=0.01)
