@@ -54,10 +54,14 @@ $(SAM_STAMP):
 test: install tools
 	$(BIN)/pytest -n 2 --dist loadfile tests
 
+# What CI runs before the tests (.ci/run): lint, format, types, templates, and the
+# checked-in ASL is what its source builds.
 lint: install
 	$(BIN)/ruff check functions scripts tests benchmarks
 	$(BIN)/ruff format --check functions scripts tests benchmarks
+	$(BIN)/mypy functions/stackrelay scripts/stackrelay_cli scripts/stackrelay_local scripts/build_asl.py
 	$(BIN)/cfn-lint template.yaml setup/*.yaml
+	$(BIN)/python scripts/build_asl.py --check
 
 # statemachine/*.asl.json (what template.yaml ships) is built from statemachine/src/.
 asl: install

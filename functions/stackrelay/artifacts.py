@@ -102,7 +102,8 @@ def s3_url(bucket: str, key: str, region: str, version: str | None = None) -> st
 def _parse_url(value: str) -> tuple[str, str, str | None] | None:
     """(bucket, key, version) of an s3:// or S3 https URL; None for anything else."""
     parsed = urlparse(value)
-    version = (parse_qs(parsed.query).get("versionId") or [None])[0]
+    versions = parse_qs(parsed.query).get("versionId")
+    version = versions[0] if versions else None
     if parsed.scheme == "s3":
         return parsed.netloc, unquote(parsed.path.lstrip("/")), version
     if parsed.scheme not in ("https", "http"):

@@ -486,7 +486,7 @@ def release(
             local = bootstrap(engine, parameters=orchestrator_parameters, say=lambda t: None)
             r = Release(local=local, app_dir=app_dir, app=app, quiet=as_json, prebuilt=prebuilt)
             run_story(r)
-            return _finish(r, started, as_json, gitlab and gitlab.summary(engine))
+            return _finish(r, started, as_json, gitlab.summary(engine) if gitlab else None)
 
 
 def _url_output(template: dict[str, Any]) -> str | None:
@@ -518,7 +518,7 @@ def demo(stack_seconds: float, as_json: bool, gitlab: GitLabTarget | None = None
             local=local, app_dir=ROOT / "examples" / "aws-news", app="aws-news", quiet=as_json
         )
         run_story(r)
-        return _finish(r, started, as_json, gitlab and gitlab.summary(engine))
+        return _finish(r, started, as_json, gitlab.summary(engine) if gitlab else None)
 
 
 def run_story(r: Release) -> None:

@@ -1139,7 +1139,8 @@ def parse_template_url(url: str) -> tuple[str, str]:
 
 def template_url_version(url: str) -> str | None:
     """The ``versionId`` a TemplateURL pins (CloudFormation reads that version)."""
-    return (parse_qs(urlparse(url).query).get("versionId") or [None])[0]
+    versions = parse_qs(urlparse(url).query).get("versionId")
+    return versions[0] if versions else None
 
 
 def fn_attr_names() -> tuple[str, ...]:
