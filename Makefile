@@ -72,6 +72,7 @@ demo: install
 
 bench: install tools
 	$(BIN)/python -m benchmarks.polling
+	$(BIN)/python -m benchmarks.completion
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.ci_wall_time
 

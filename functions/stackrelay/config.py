@@ -33,6 +33,23 @@ class PollBounds:
     ratio: float = 0.1
 
 
+COMPLETION_MODES = ("event", "poll")
+
+
+@dataclass(frozen=True)
+class StackCompletion:
+    """How a stage learns its stack operation ended.
+
+    ``event``: the stack's CloudFormation status event, forwarded from the
+    target account, answers a ``.waitForTaskToken`` wait; every
+    ``fallback_seconds`` without an event the workflow checks the stack itself
+    (events can be lost). ``poll``: Check Stack on the adaptive schedule only.
+    """
+
+    mode: str = "event"
+    fallback_seconds: int = 1800
+
+
 @dataclass(frozen=True)
 class Settings:
     accounts: Mapping[str, str]
@@ -50,6 +67,7 @@ class Settings:
     review_url_output: str = "ApiUrl"
     approval_timeout_seconds: int = 72 * 3600
     partition: str = "aws"
+    completion: StackCompletion = field(default_factory=StackCompletion)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +95,14 @@ class Settings:
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"STAGE_PARAMETERS is not JSON: {exc}") from exc
         approval = env.get("APPROVAL_STAGES", "prod")
+        mode = env.get("STACK_COMPLETION", StackCompletion.mode).strip() or StackCompletion.mode
+        if mode not in COMPLETION_MODES:
+            raise ConfigurationError(
+                f"STACK_COMPLETION is {mode!r}: use one of {', '.join(COMPLETION_MODES)}."
+            )
+        fallback = int(env.get("COMPLETION_FALLBACK_SECONDS", StackCompletion.fallback_seconds))
+        if fallback < 1:
+            raise ConfigurationError("COMPLETION_FALLBACK_SECONDS must be at least 1.")
         return cls(
             accounts=accounts,
             region=need("TARGET_REGION"),
@@ -95,6 +121,7 @@ class Settings:
             review_url_output=env.get("REVIEW_URL_OUTPUT", "ApiUrl"),
             approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", 72 * 3600)),
             partition=env.get("AWS_PARTITION", "aws"),
+            completion=StackCompletion(mode=mode, fallback_seconds=fallback),
         )
 
     def account_for(self, stage: str) -> str:

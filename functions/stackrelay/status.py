@@ -36,6 +36,12 @@ _ROLLED_BACK = {"UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
 _STABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 
 
+TERMINAL_STATUSES = frozenset(
+    {"DELETE_COMPLETE", *_NEEDS_RECREATE, *_NEEDS_RECOVERY, *_ROLLED_BACK, *_STABLE}
+)
+"""Every status that ends a stack operation (the completion events worth forwarding)."""
+
+
 def classify(status: str | None) -> StackState:
     if status is None or status == "DELETE_COMPLETE":
         return StackState.ABSENT

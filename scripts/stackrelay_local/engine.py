@@ -294,12 +294,18 @@ class LocalEngine(_EngineOps):
             done.wait(0.005)
         return result
 
-    def wait_parked(self, execution_arn: str, timeout: float = 300.0) -> str:
-        """Block until the execution is parked on a task token; return the token."""
+    def wait_parked(
+        self, execution_arn: str, timeout: float = 300.0, state: str | None = None
+    ) -> str:
+        """Block until the execution is parked on a task token; return the token.
+
+        ``state``: only a token of that state counts (an execution may park on
+        other callbacks first, e.g. an event-driven stack wait before an approval).
+        """
         sfn = self._sfn_for(execution_arn)
 
         def parked_or_over() -> bool:
-            if self.runtime.parked.tokens(execution_arn):
+            if self.runtime.parked.tokens(execution_arn, state):
                 return True
             status = sfn.describe_execution(executionArn=execution_arn)["status"]
             return bool(status != "RUNNING")
@@ -307,12 +313,32 @@ class LocalEngine(_EngineOps):
         deadline = _monotonic() + timeout
         while not self.runtime.parked.wait_for(parked_or_over, 0.05):
             if _monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_arn} did not park within {timeout}s")
-        tokens = self.runtime.parked.tokens(execution_arn)
+                where = f" in {state!r}" if state else ""
+                raise TimeoutError(
+                    f"execution {execution_arn} did not park{where} within {timeout}s"
+                )
+        tokens = self.runtime.parked.tokens(execution_arn, state)
         if not tokens:
             status = sfn.describe_execution(executionArn=execution_arn)["status"]
             raise RuntimeError(f"execution {execution_arn} ended {status} without parking")
         return tokens[-1]
+
+    def wake_parked(self) -> float | None:
+        """Let an idle engine's waits time out, as they would on AWS after that long.
+
+        Parked callbacks move the clock only to the next scheduled thing (see
+        seams._wait_simulated), never to their own deadline, so an approval
+        nobody answers stays pending. When nothing is scheduled, no delivery is
+        due and some execution waits on a callback with a timeout, this moves
+        the clock to the earliest such deadline and returns it (else None).
+        Benchmarks and tests of lost events call it to reach the fallback.
+        """
+        if self.runtime.events.scheduler.busy() or self.runtime.events.next_wakeup() is not None:
+            return None
+        deadline = self.runtime.parked.earliest_deadline()
+        if deadline is None:
+            return None
+        return self.clock.advance_to(deadline + 0.001)
 
     def parked_tokens(self, execution_arn: str) -> list[str]:
         return self.runtime.parked.tokens(execution_arn)

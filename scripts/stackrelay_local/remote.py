@@ -211,10 +211,14 @@ class RemoteEngine:
                 raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout}s")
             pause.wait(0.01)
 
-    def wait_parked(self, execution_arn: str, timeout: float = 300.0) -> str:
+    def wait_parked(
+        self, execution_arn: str, timeout: float = 300.0, state: str | None = None
+    ) -> str:
         pause = threading.Event()
         deadline = time.monotonic() + timeout
         route = "parked?execution_arn=" + urllib.parse.quote(execution_arn, safe="")
+        if state:
+            route += "&state=" + urllib.parse.quote(state, safe="")
         while True:
             tokens = self._control.call("GET", route)["tokens"]
             if tokens:

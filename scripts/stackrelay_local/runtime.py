@@ -34,14 +34,33 @@ class ParkedExecutions:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._tokens: dict[str, list[str]] = {}
+        self._deadlines: dict[str, float] = {}
+        self._states: dict[str, str] = {}
 
-    def add(self, execution_arn: str, token: str) -> None:
+    def add(self, execution_arn: str, token: str, state: str = "") -> None:
         with self._changed:
             self._tokens.setdefault(execution_arn, []).append(token)
+            self._states[token] = state
             self._changed.notify_all()
+
+    def set_deadline(self, token: str, deadline: float | None) -> None:
+        """The simulated instant a parked callback times out (None: never)."""
+        with self._changed:
+            if deadline is None:
+                self._deadlines.pop(token, None)
+            else:
+                self._deadlines[token] = deadline
+
+    def earliest_deadline(self) -> float | None:
+        with self._changed:
+            live = {t for tokens in self._tokens.values() for t in tokens}
+            ends = [d for t, d in self._deadlines.items() if t in live]
+            return min(ends) if ends else None
 
     def remove(self, execution_arn: str, token: str) -> None:
         with self._changed:
+            self._deadlines.pop(token, None)
+            self._states.pop(token, None)
             tokens = self._tokens.get(execution_arn, [])
             if token in tokens:
                 tokens.remove(token)
@@ -49,9 +68,14 @@ class ParkedExecutions:
                 self._tokens.pop(execution_arn, None)
             self._changed.notify_all()
 
-    def tokens(self, execution_arn: str) -> list[str]:
+    def tokens(self, execution_arn: str, state: str | None = None) -> list[str]:
+        """Tokens the execution waits on; ``state``: only those of that state."""
         with self._changed:
-            return list(self._tokens.get(execution_arn, []))
+            return [
+                t
+                for t in self._tokens.get(execution_arn, [])
+                if state is None or self._states.get(t) == state
+            ]
 
     def all(self) -> dict[str, list[str]]:
         with self._changed:

@@ -83,13 +83,14 @@ SEAMS: dict[str, Seam] = {
         f"{_SFN}.component.state.exec.state_task.service.state_task_service_callback:"
         "StateTaskServiceCallback._eval_wait_for_task_token",
         "where an execution parks on a .waitForTaskToken callback: we record it (wait_parked, "
-        "drain at stop); reads env.states.context_object.context_object_data",
+        "drain at stop); reads env.states.context_object.context_object_data (Execution.Id, "
+        "State.Name)",
         ("self", "env", "timeout_seconds", "callback_endpoint", "heartbeat_endpoint"),
     ),
     "callback_wait": Seam(
         f"{_SFN}.eval.callback.callback:CallbackEndpoint.wait",
         "callback TimeoutSeconds is a real-time Event.wait; we make it follow the simulated "
-        "clock (reads _notify_event, _outcome)",
+        "clock (reads callback_id, _notify_event, _outcome)",
         ("self", "timeout"),
     ),
     "heartbeat_wait": Seam(
@@ -289,6 +290,12 @@ SEAMS: dict[str, Seam] = {
         "SQS targets: queues, get_queue_attributes(), send_message() (moto's own EventBridge "
         "delivery drops the event's account field)",
     ),
+    "sfn_send_task_failure": Seam(
+        "moto.stepfunctions.responses:StepFunctionResponse.send_task_failure",
+        "moto drops SendTaskFailure's cause (the Catch then sees Cause: null); we pass it on "
+        "(reads _get_param, stepfunction_backend.send_task_failure(token, error=, cause=))",
+        ("self",),
+    ),
     "sfn_execution_start": Seam(
         "moto.stepfunctions.parser.backend.execution:Execution.start",
         "an execution starts: we emit its RUNNING status change event (reads exec_arn, "
@@ -441,9 +448,10 @@ def install(runtime: Runtime) -> Patcher:
     def _eval_wait_for_task_token(
         self: Any, env: Any, timeout_seconds: Any, callback_endpoint: Any, heartbeat_endpoint: Any
     ) -> Any:
-        execution_arn = env.states.context_object.context_object_data["Execution"]["Id"]
+        context = env.states.context_object.context_object_data
+        execution_arn = context["Execution"]["Id"]
         token = callback_endpoint.callback_id
-        runtime.parked.add(execution_arn, token)
+        runtime.parked.add(execution_arn, token, str((context.get("State") or {}).get("Name", "")))
         try:
             return original_park(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
         finally:
@@ -454,6 +462,9 @@ def install(runtime: Runtime) -> Patcher:
     owner, attr = _owner_and_attr("callback_wait")
 
     def _callback_wait(self: Any, timeout: float | None = None) -> Any:
+        token = getattr(self, "callback_id", None)
+        if token is not None and timeout is not None:
+            runtime.parked.set_deadline(token, runtime.clock.now() + float(timeout))
         _wait_simulated(runtime, self._notify_event, timeout, sleep=True)
         return self._outcome
 
@@ -586,6 +597,19 @@ def _install_events(runtime: Runtime, patcher: Patcher) -> None:
         return bus
 
     patcher.set(owner, attr, classmethod(create_bus_from_cloudformation_json))
+
+    owner, attr = _owner_and_attr("sfn_send_task_failure")
+    empty_result = importlib.import_module("moto.core.responses").EmptyResult
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return empty_result()
+
+    patcher.set(owner, attr, send_task_failure)
 
     owner, attr = _owner_and_attr("sfn_execution_start")
     original_start = getattr(owner, attr)

@@ -84,7 +84,11 @@ class ServerEngine(_EngineOps):
         if (method, route) == ("POST", "events/wait-idle"):
             return {"idle": self.runtime.events.wait_idle(float(body.get("timeout", 30)))}
         if (method, route) == ("GET", "parked"):
-            return {"tokens": self.runtime.parked.tokens(query.get("execution_arn", ""))}
+            return {
+                "tokens": self.runtime.parked.tokens(
+                    query.get("execution_arn", ""), query.get("state") or None
+                )
+            }
         raise KeyError(f"{method} {CONTROL_PREFIX}{route}")
 
 

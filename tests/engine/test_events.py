@@ -647,3 +647,21 @@ def test_events_buses_rules_and_policy_from_cloudformation(
         (e["detail"]["stack-id"].split("/")[1], e["detail"]["status-details"]["status"])
         for e in seen
     ] == [("sr-app-dev", "CREATE_COMPLETE")]
+
+
+def test_send_task_failure_keeps_its_cause(local_engine: LocalEngine) -> None:
+    """moto drops the cause; AWS gives it to the Catch (and the execution's cause)."""
+    engine = local_engine
+    machine = _parked_machine(engine, 600)
+    sfn = engine.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, name="f", input="{}")["executionArn"]
+    token = engine.wait_parked(arn)
+
+    sfn.send_task_failure(taskToken=token, error="StackRollback", cause="Table: boom")
+    result = engine.wait_execution(arn)
+
+    assert (result["status"], result["error"], result["cause"]) == (
+        "FAILED",
+        "StackRollback",
+        "Table: boom",
+    )

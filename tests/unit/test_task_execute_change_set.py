@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from stackrelay import changeset
+from stackrelay import changeset, completion
 from stackrelay.errors import ChangeSetStale
 from stackrelay.plan import Stage
 
@@ -71,7 +71,14 @@ def test_execute_reviewed_change_set_runs_and_protects_release_stack(
 
     result = execute(client, stage, digest)
 
-    assert result == {"started_at": fake_clock.t}
+    assert result == {
+        "started_at": fake_clock.t,
+        "request_token": completion.request_token(
+            stage.execution, stage.stack, "deploy", stage.change_set
+        ),
+        "completion": "event",
+        "fallback_seconds": 1800,
+    }
     stack = client.describe_stacks(StackName=stage.stack)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert client.protected == [{"StackName": stage.stack, "EnableTerminationProtection": True}]
@@ -121,4 +128,4 @@ def test_execute_already_executed_by_a_lost_retry_returns_start(
 
     result = execute(client, stage, digest)
 
-    assert set(result) == {"started_at"}
+    assert set(result) == {"started_at", "request_token", "completion", "fallback_seconds"}

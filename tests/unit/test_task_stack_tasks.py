@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from stackrelay import approvals, backoff
+from stackrelay import approvals, backoff, completion
 from stackrelay.errors import (
     ApprovalAlreadyDecided,
     DeleteFailed,
@@ -234,7 +234,13 @@ def test_delete_review_stack_deleted(
 
     result = module.delete(cloudformation, stage, "sr-")
 
-    assert result == {"started_at": fake_clock.t, "existed": True}
+    assert result == {
+        "started_at": fake_clock.t,
+        "existed": True,
+        "request_token": completion.request_token(stage.execution, stage.stack, "delete", "delete"),
+        "completion": "event",
+        "fallback_seconds": 1800,
+    }
     listed = cloudformation.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
     assert [s["StackName"] for s in listed] == [stage.stack]
 

@@ -22,6 +22,7 @@ from stackrelay_local import EngineConfig, LocalEngine
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = ROOT / "examples" / "aws-news"
 _EXECUTIONS = itertools.count(1)
+APPROVAL_STATE = "Wait For Approval"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,10 @@ class Releaser:
         if response.get("FunctionError"):
             return {"errorType": body.get("errorType"), "errorMessage": body.get("errorMessage")}
         return dict(body)
+
+    def wait_approval(self, arn: str) -> str:
+        """The token of the execution's approval wait (it may park on stack waits before)."""
+        return str(self.engine.wait_parked(arn, state=APPROVAL_STATE))
 
     def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
         return build.publish(

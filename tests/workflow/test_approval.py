@@ -47,7 +47,7 @@ class Approvals:
 def parked(releaser):
     """A default-branch release parked on the prod approval: (arn, approvals)."""
     arn = releaser.start(releaser.request("main", releaser.publish()))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
     return arn, Approvals(releaser)
 
 
@@ -156,7 +156,7 @@ def test_wrong_pipeline_id_finds_no_approval(releaser, parked):
 def test_empty_prod_change_set_needs_no_approval_and_ends_no_changes(releaser):
     artifact = releaser.publish()
     first = releaser.start(releaser.request("main", artifact))
-    releaser.engine.wait_parked(first)
+    releaser.wait_approval(first)
     Approvals(releaser).call("approve", approver="ivy")
     assert releaser.finish(first).status == "SUCCEEDED"
 
@@ -191,7 +191,7 @@ def handler_logs():
 
 def test_full_approved_release_never_shows_the_task_token(releaser, capfd, handler_logs):
     arn = releaser.start(releaser.request("main", releaser.publish()))
-    token = releaser.engine.wait_parked(arn)
+    token = releaser.wait_approval(arn)
     approvals = Approvals(releaser)
     shown = approvals.call("show")
     listed = approvals.call("list")

@@ -23,7 +23,7 @@ def parked(releaser, monkeypatch):
     monkeypatch.setenv("STACKRELAY_IDENTITY_TOKEN", releaser.token("main"))
     cli.releaser, cli.monkeypatch = releaser, monkeypatch  # type: ignore[attr-defined]
     arn = releaser.start(releaser.request("main", releaser.publish()))
-    token = releaser.engine.wait_parked(arn)
+    token = releaser.wait_approval(arn)
     return arn, token
 
 

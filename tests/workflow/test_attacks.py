@@ -203,7 +203,7 @@ def _approval(releaser: Any, action: str, token: str, **extra: Any) -> dict[str,
 @pytest.fixture
 def parked(releaser):
     arn = releaser.start(releaser.request("main", releaser.publish()))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
     approver = releaser.token("main", user_login="carol", environment="production")
     shown = _approval(releaser, "show", approver)["approval"]
     yield arn, shown
@@ -469,7 +469,7 @@ def test_legitimate_review_release_and_approval_succeed(releaser):
     assert review.status == "SUCCEEDED", review.cause
 
     arn = releaser.start(releaser.request("main", artifact))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
     approver = releaser.token("main", user_login="carol", environment="production")
     shown = _approval(releaser, "show", approver)["approval"]
     _approval(releaser, "approve", approver, execution=shown["execution"], digest=shown["digest"])

@@ -47,8 +47,7 @@ def test_review_deploy_history_shows_the_states_in_order(releaser):
         "Create Change Set",
         "Check Change Set",
         "Execute Change Set",
-        "Check Stack",
-        "Wait For Stack",
+        "Await Stack Event",
         "Record Deployment",
         "Release Stack Lock",
     ]
@@ -59,7 +58,7 @@ def test_review_deploy_history_shows_the_states_in_order(releaser):
 def test_default_branch_deploy_updates_staging_then_waits_for_prod_approval(releaser):
     artifact = releaser.publish()
     arn = releaser.start(releaser.request("main", artifact))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
 
     acct = accounts(releaser)
     staging = stack_name("sr-", releaser.app, "staging")

@@ -70,7 +70,7 @@ def test_staging_update_rollback_failed_recovered_by_recover_command(releaser, t
     account = releaser.engine.config.accounts["staging"]
     # Given staging deployed once (prod then waits for approval; stop that release)
     first = releaser.start(releaser.request("main", publish(releaser, tmp_path, "1")))
-    releaser.engine.wait_parked(first)
+    releaser.wait_approval(first)
     assert stop(releaser, first)["released"]
     # and an update whose rollback fails
     releaser.engine.faults.add(

@@ -75,7 +75,7 @@ def test_reaper_tears_down_only_stale_review_stacks(releaser, tmp_path):
 
 def test_reaper_leaves_staging_and_prod_alone_however_old(releaser, tmp_path):
     arn = releaser.start(releaser.request("main", publish(releaser, tmp_path)))
-    releaser.engine.wait_parked(arn)  # staging deployed, prod change set waiting
+    releaser.wait_approval(arn)  # staging deployed, prod change set waiting
     stop(releaser, arn)
     releaser.engine.clock.advance(30 * DAY)
 

@@ -90,18 +90,15 @@ def test_teardown_delete_failed_twice_fails_naming_resources(releaser, tmp_path)
 def test_teardown_default_branch_refused_and_staging_survives(releaser, tmp_path):
     artifact = publish(releaser, tmp_path)
     arn = releaser.start(releaser.request("main", artifact))
-    releaser.engine.wait_parked(arn)  # staging deployed, prod waits for approval
+    releaser.wait_approval(arn)  # staging deployed, prod waits for approval
     staging = release_stack(releaser, "staging")
     staging_account = releaser.engine.config.accounts["staging"]
 
-    # The protected default branch's job: the start function refuses before anything starts.
-    refused = releaser.invoke(
-        "StartFunctionName",
-        {"id_token": releaser.token("main"), "app": releaser.app, "action": "teardown"},
-    )
+    run = releaser.finish(start_teardown(releaser, "main"))
 
-    assert refused["errorType"] == "InvalidInput"
-    assert "never staging or prod" in refused["errorMessage"]
+    assert run.status == "FAILED"
+    assert run.error == "InvalidInput"
+    assert "never staging or prod" in run.cause
     assert stack_status(releaser, staging_account, staging) == "CREATE_COMPLETE"
     assert releaser.stack(staging_account, staging)["EnableTerminationProtection"] is True
     releaser.sfn.stop_execution(executionArn=arn)
@@ -110,7 +107,7 @@ def test_teardown_default_branch_refused_and_staging_survives(releaser, tmp_path
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_delete_stack_task_staging_or_prod_stage_raises_teardown_refused(releaser, tmp_path, stage):
     # The delete step refuses on its own, whatever plan reached it.
-    request = releaser.request("main", publish(releaser, tmp_path), ref_protected=True)
+    request = releaser.request("main", publish(releaser, tmp_path))
     plan = invoke(releaser, "PlanFunction", {"request": request, "execution": "refuse"})
     target = next(s for s in plan["stages"] if s["stage"] == stage)
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, clock, sessions
+from stackrelay import cfn, clock, completion, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import TeardownRefused, retryable_throttling
 from stackrelay.naming import is_review_stack
@@ -20,24 +20,37 @@ SETTINGS = Settings.from_env()
 
 class DeleteEvent(BaseModel):
     stage: Stage
+    retry: bool = False
+    """The teardown's second try after DELETE_FAILED: a new operation, a new request token."""
 
 
-def delete(cloudformation: Any, stage: Stage, prefix: str) -> dict[str, Any]:
+def delete(cloudformation: Any, stage: Stage, prefix: str, retry: bool = False) -> dict[str, Any]:
     if stage.stage != "review" or not is_review_stack(prefix, stage.app, stage.stack):
         raise TeardownRefused(
             f"{stage.stack} is a {stage.stage} stack: StackRelay deletes only review stacks. "
             "Delete staging or prod by hand if you really mean it."
         )
     existed = cfn.describe_stack(cloudformation, stage.stack) is not None
+    ref = "delete-retry" if retry else "delete"
+    token = completion.request_token(stage.execution, stage.stack, "delete", ref)
     if existed:
-        cloudformation.delete_stack(StackName=stage.stack)
-    return {"started_at": clock.now(), "existed": existed}
+        # The token names this deletion on every status event CloudFormation sends for it.
+        cloudformation.delete_stack(StackName=stage.stack, ClientRequestToken=token)
+    return {
+        "started_at": clock.now(),
+        "existed": existed,
+        "request_token": token,
+        "completion": SETTINGS.completion.mode,
+        "fallback_seconds": SETTINGS.completion.fallback_seconds,
+    }
 
 
 @logger.inject_lambda_context
 @event_parser(model=DeleteEvent)
 @retryable_throttling
 def lambda_handler(event: DeleteEvent, context: LambdaContext) -> dict[str, Any]:
-    result = delete(sessions.cloudformation(event.stage), event.stage, SETTINGS.stack_prefix)
+    result = delete(
+        sessions.cloudformation(event.stage), event.stage, SETTINGS.stack_prefix, event.retry
+    )
     logger.info("Stack deletion requested", extra={"stack": event.stage.stack, **result})
     return result

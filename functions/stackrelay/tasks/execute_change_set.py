@@ -8,11 +8,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, changeset, clock, sessions
+from stackrelay import cfn, changeset, clock, completion, sessions
+from stackrelay.config import Settings
 from stackrelay.errors import ChangeSetStale, retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
+SETTINGS = Settings.from_env()
 ALREADY_EXECUTING = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE")
 
 
@@ -21,11 +23,24 @@ class ExecuteEvent(BaseModel):
     digest: str
 
 
+def started(stage: Stage) -> dict[str, Any]:
+    """The task's result: when, the operation's request token, how to wait for it."""
+    return {
+        "started_at": clock.now(),
+        "request_token": completion.request_token(
+            stage.execution, stage.stack, "deploy", stage.change_set
+        ),
+        "completion": SETTINGS.completion.mode,
+        "fallback_seconds": SETTINGS.completion.fallback_seconds,
+    }
+
+
 def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
+    result = started(stage)
     found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
     if found is not None and found.get("ExecutionStatus") in ALREADY_EXECUTING:
         # A retry of this task after its first answer was lost: it already ran.
-        return {"started_at": clock.now()}
+        return result
     if found is None or found.get("ExecutionStatus") != "AVAILABLE":
         state = "gone" if found is None else found.get("ExecutionStatus")
         raise ChangeSetStale(
@@ -38,12 +53,17 @@ def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
             f"The change set {stage.change_set} of {stage.stack} changed after it was "
             "reviewed; it was deleted. Run the pipeline again to review the new change."
         )
-    cloudformation.execute_change_set(StackName=stage.stack, ChangeSetName=stage.change_set)
+    # The token names this operation on every status event CloudFormation sends for it.
+    cloudformation.execute_change_set(
+        StackName=stage.stack,
+        ChangeSetName=stage.change_set,
+        ClientRequestToken=result["request_token"],
+    )
     if stage.protect:
         cloudformation.update_termination_protection(
             StackName=stage.stack, EnableTerminationProtection=True
         )
-    return {"started_at": clock.now()}
+    return result
 
 
 @logger.inject_lambda_context

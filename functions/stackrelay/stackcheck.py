@@ -1,0 +1,89 @@
+"""Is a stack operation done, and how did it end? One decision for every waiter.
+
+Check Stack (polling), the completion function and the await task (events)
+all answer a stage's wait with :func:`check`, over the classification in
+:mod:`stackrelay.status`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from stackrelay import backoff, cfn, clock, hints
+from stackrelay.config import PollBounds
+from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback
+from stackrelay.plan import Stage
+from stackrelay.status import StackState, classify
+
+
+class CheckStackEvent(BaseModel):
+    stage: Stage
+    started_at: float
+    operation: Literal["deploy", "delete", "recover"] = "deploy"
+    expected_seconds: float | None = None
+
+
+def _reason(cloudformation: Any, stage: Stage, since: float) -> str:
+    found = cfn.first_failure(
+        cloudformation, stage.stack, datetime.fromtimestamp(since - 1, tz=UTC)
+    )
+    if found is None:
+        return "CloudFormation gave no reason"
+    resource, reason = found
+    return f"{resource}: {reason}"
+
+
+def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> dict[str, Any]:
+    """Is the operation done? Done: the result. Not yet: how long to wait. Failed: the
+    domain error (StackRollback, StackNeedsRecovery, DeleteFailed) with CloudFormation's
+    reason. The polling path and the completion by event both decide here."""
+    stage = event.stage
+    now = clock.now()
+    elapsed = now - event.started_at
+    stack = cfn.describe_stack(cloudformation, stage.stack)
+    status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+    state = classify(status)
+    # Every key, every time: the ASL's ResultSelector names them all.
+    result: dict[str, Any] = {
+        "status": status,
+        "elapsed": round(elapsed, 3),
+        "checked_at": now,
+        "outputs": {},
+    }
+    if state is StackState.IN_PROGRESS:
+        delay = backoff.next_delay(elapsed, poll, event.expected_seconds)
+        return {**result, "done": False, "wait_seconds": delay}
+    if event.operation == "delete":
+        if state is StackState.ABSENT:
+            return {**result, "done": True, "wait_seconds": 0}
+        since = datetime.fromtimestamp(event.started_at - 1, tz=UTC)
+        stuck = cfn.failed_resources(cloudformation, stage.stack, since)
+        names = "; ".join(f"{rid}: {why}" for rid, why in stuck) or "CloudFormation gave no reason"
+        raise DeleteFailed(
+            f"CloudFormation could not delete {stage.stack} ({status}). Resources that would "
+            f"not go: {names}. Remove them (or their protection) by hand, then run the teardown "
+            "again."
+        )
+    if event.operation == "recover":
+        if state is StackState.ROLLED_BACK:
+            assert stack is not None
+            return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
+        reason = _reason(cloudformation, stage, event.started_at)
+        raise StackNeedsRecovery(
+            f"{stage.stack} is {status} after continuing its rollback: {reason}. Skip the "
+            f"resources that cannot roll back: "
+            f"`{hints.recover_command(stage.app, stage.stage, skip=True)}`."
+        )
+    if state is StackState.STABLE:
+        assert stack is not None
+        return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
+    reason = _reason(cloudformation, stage, event.started_at)
+    if state is StackState.NEEDS_RECOVERY:
+        raise StackNeedsRecovery(
+            f"{stage.stack} is {status} after {reason}. Fix the cause, then run "
+            f"`{hints.recover_command(stage.app, stage.stage)}`."
+        )
+    raise StackRollback(f"{stage.stack} rolled back ({status}). First failure: {reason}")
