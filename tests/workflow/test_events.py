@@ -177,7 +177,7 @@ needs_lambda_targets = pytest.mark.skipif(
 def test_release_emits_approval_requested_decided_and_tells_people(releaser, watch):
     pipeline_url = "https://gitlab.example.com/g/p/-/pipelines/77"
     arn = releaser.start(releaser.request("main", releaser.publish(), pipeline_url=pipeline_url))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
 
     found = watch.events(releaser.app, "Approval Requested")
     requested = one(found, "Approval Requested")
@@ -238,7 +238,7 @@ def test_rolled_back_stage_carries_the_reason(releaser, watch):
 @needs_lambda_targets
 def test_expired_approval_and_teardown_are_announced(releaser, watch):
     arn = releaser.start(releaser.request("main", releaser.publish()))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
     releaser.engine.clock.advance(73 * 3600)
     assert releaser.finish(arn).error == "ApprovalExpired"
 

@@ -46,7 +46,7 @@ def test_overwritten_template_and_zip_after_verify_prod_deploys_verified_bytes(r
 
     # Given a release that passed Verify Artifact and waits for the prod approval
     arn = releaser.start(releaser.request("main", artifact))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
     # When the publish role overwrites the template and the code zip under their keys
     tampered = body.replace(b"Lists and adds AWS news items.", b"tampered")
     assert tampered != body
