@@ -26,7 +26,7 @@ from pathlib import Path
 
 from stackrelay.backoff import next_delay
 from stackrelay.config import PollBounds
-from stackrelay_cli import build
+from stackrelay_cli import build, progress
 from stackrelay_cli.local import bootstrap
 from stackrelay_local import EngineConfig, LocalEngine
 
@@ -89,7 +89,7 @@ def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Me
         raise SystemExit(
             f"{schedule} {seconds}s: {execution.get('error')}: {execution.get('cause')}"
         )
-    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    events = progress.history(sfn, arn)
     entered = [
         e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
     ]

@@ -11,6 +11,7 @@ import json
 import os
 import time
 from argparse import Namespace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from stackrelay_cli.errors import (
 from stackrelay_cli.orchestrator import Orchestrator, resolve
 
 WATCH_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_INTERVAL", "2"))
+WATCH_MAX_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_MAX_INTERVAL", "15"))
 
 
 # -- publish -----------------------------------------------------------------
@@ -158,12 +160,46 @@ def started(session: boto3.Session, orch: Orchestrator, arn: str, args: Namespac
     return report(follow(session, arn, until=args.until, quiet=args.json), args)
 
 
+class Backoff:
+    """How the CLI waits between looks at an execution on AWS.
+
+    Starts at ``STACKRELAY_WATCH_INTERVAL`` (2 s), grows by half while nothing
+    changes, up to ``STACKRELAY_WATCH_MAX_INTERVAL`` (15 s), and starts small
+    again as soon as something moved: a quiet stack wait costs a few calls a
+    minute, a busy stretch is shown promptly.
+    """
+
+    def __init__(
+        self,
+        first: float = WATCH_INTERVAL,
+        most: float = WATCH_MAX_INTERVAL,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.first, self.most = first, max(first, most)
+        self.delay = first
+        self._sleep = sleep
+
+    def __call__(self, changed: bool) -> None:
+        self.delay = self.first if changed else min(self.most, self.delay * 1.5)
+        self._sleep(self.delay)
+
+
 def follow(
-    session: boto3.Session, arn: str, until: str | None = None, quiet: bool = False
+    session: boto3.Session,
+    arn: str,
+    until: str | None = None,
+    quiet: bool = False,
+    wait: Callable[[bool], None] | None = None,
 ) -> progress.Progress:
-    """Poll the execution until it ends (or parks on ``until``'s approval)."""
-    sfn = session.client("stepfunctions")
-    current = progress.fetch(sfn, arn)
+    """Follow the execution until it ends (or parks on ``until``'s approval).
+
+    Each look reads only what is new (:class:`progress.Follower`). ``wait(changed)``
+    passes the time between looks: :class:`Backoff` on AWS by default; the local
+    engine passes one that wakes when the execution moves.
+    """
+    follower = progress.Follower(session.client("stepfunctions"), arn)
+    wait = wait or Backoff()
+    current = follower.poll()
 
     def reached() -> bool:
         if current.done:
@@ -179,13 +215,13 @@ def follow(
                     if seen.get(s.stage) != s.step:
                         seen[s.stage] = s.step
                         render.console.print(f"  {s.stage:<8} {s.stack}: {s.step}")
-            time.sleep(WATCH_INTERVAL)
-            current = progress.fetch(sfn, arn)
+            wait(follower.changed)
+            current = follower.poll()
         return current
     with Live(render.stage_table(current), console=render.console, refresh_per_second=4) as live:
         while not reached():
-            time.sleep(WATCH_INTERVAL)
-            current = progress.fetch(sfn, arn)
+            wait(follower.changed)
+            current = follower.poll()
             live.update(render.stage_table(current))
     return current
 

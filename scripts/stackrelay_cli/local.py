@@ -225,15 +225,19 @@ class Release:
     prebuilt: tuple[Path, str] | None = None  # (template, by whom): built before the engine
     pipeline: int = 100
     finished: list[dict[str, Any]] = field(default_factory=list)
+    _boto: Any = None
 
     def say(self, text: str) -> None:
         if not self.quiet:
             render.console.print(f"[bold blue]==>[/] {text}")
 
     def _session(self) -> Any:
-        import boto3
+        """One session for the whole story (each new one re-reads service models)."""
+        if self._boto is None:
+            import boto3
 
-        return boto3.Session(region_name=self.local.engine.config.region)
+            self._boto = boto3.Session(region_name=self.local.engine.config.region)
+        return self._boto
 
     def _args(self, **values: Any) -> Namespace:
         defaults = {
@@ -311,7 +315,16 @@ class Release:
         return arn, self.follow(arn, f"{action} {ref}", until)
 
     def follow(self, arn: str, title: str, until: str | None = None) -> progress.Progress:
-        result = commands.follow(self._session(), arn, until=until, quiet=self.quiet)
+        # The engine runs in this process: wait for its executions to move, not for a
+        # polling interval.
+        waiter = getattr(self.local.engine, "progress_waiter", None)
+        result = commands.follow(
+            self._session(),
+            arn,
+            until=until,
+            quiet=self.quiet,
+            wait=waiter() if waiter is not None else None,
+        )
         if not self.quiet and result.done:
             render.console.print(render.stage_table(result, title=f"{title}: {result.status}"))
         if result.status not in ("RUNNING", "SUCCEEDED"):

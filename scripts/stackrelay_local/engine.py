@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +20,7 @@ from stackrelay_local.runtime import Runtime
 from stackrelay_local.sam import content_key, load_template, package_local
 
 TERMINAL_SUFFIXES = ("_COMPLETE", "_FAILED")
+FOLLOW_FLOOR_SECONDS = 0.05
 _ACTIVE_LOCK = threading.Lock()
 _ACTIVE: list[object] = []
 
@@ -81,6 +83,28 @@ class _EngineOps:
         """How many ``service`` ``action`` calls succeeded (in ``account``, or anywhere)."""
         account_id = self.runtime.config.account_id(account) if account else None
         return self.runtime.calls(service, action, account_id)
+
+    def progress_waiter(self, floor: float = FOLLOW_FLOOR_SECONDS) -> Callable[[bool], None]:
+        """A ``wait(changed)`` for following executions on this engine.
+
+        Instead of sleeping a fixed interval, it returns once some execution has
+        added a history event since the previous wait (at most ``floor`` real
+        seconds apart, so a burst of events is read as one, and never longer
+        than a second without a look).
+        """
+        signal = self.runtime.progress
+        seen = signal.generation
+        last = _monotonic()
+
+        def wait(changed: bool) -> None:
+            nonlocal seen, last
+            seen = signal.wait_past(seen, 1.0)
+            rest = floor - (_monotonic() - last)
+            if rest > 0:
+                threading.Event().wait(rest)
+            last = _monotonic()
+
+        return wait
 
     def set_stack_seconds(self, seconds: float, stack: str | None = None) -> None:
         """Simulated duration of stack operations, for a stack-name glob or by default."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,35 @@ class ParkedExecutions:
             return self._changed.wait_for(predicate, timeout)
 
 
+class ProgressSignal:
+    """Counts history events of every execution; wakes whoever waits for the next one.
+
+    Whoever follows an execution of the in-process engine (the CLI's ``local``
+    commands) waits here instead of sleeping in real time: it wakes when some
+    execution moved, and not before.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._generation = 0
+
+    def bump(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    @property
+    def generation(self) -> int:
+        with self._changed:
+            return self._generation
+
+    def wait_past(self, generation: int, timeout: float) -> int:
+        """Block (real time, at most ``timeout``) until an event after ``generation``."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation > generation, timeout)
+            return self._generation
+
+
 class Runtime:
     def __init__(self, config: EngineConfig, endpoint_url: str | None = None) -> None:
         self.config = config
@@ -97,9 +127,17 @@ class Runtime:
         self.cfn = CloudFormationRealism(self)
         self.parked = ParkedExecutions()
         self.events = EventBridge(self)
+        self.progress = ProgressSignal()
         self.stopping = threading.Event()
         self._credentials: dict[str, dict[str, str]] = {}
-        self._cred_lock = threading.Lock()
+        self._cred_lock = threading.RLock()
+        self._sessions: dict[str, boto3.Session] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self.api_calls: Counter[tuple[str, str]] = Counter()
+        """Every API call the engine served, by (service, action): for benchmarks and tests."""
+        self.assumed_sessions: Counter[str] = Counter()
+        """AssumeRole calls by RoleSessionName (StackRelay names them per pipeline and stage)."""
+        self._count_lock = threading.Lock()
         self._patcher: seams.Patcher | None = None
         self.issuer: LocalIssuer | None = None
 
@@ -114,6 +152,7 @@ class Runtime:
         self.lambda_runner.install_output()
         self._hook_product_clock(self.clock.now)
         self._start_issuer()
+        self._forget_product_sessions()
 
     def uninstall(self) -> None:
         self.stopping.set()
@@ -127,7 +166,20 @@ class Runtime:
         self._hook_product_clock(None)
         self.lambda_runner.uninstall_output()
         self.lambda_runner.reset()
-        self._credentials.clear()
+        with self._cred_lock:
+            self._credentials.clear()
+            self._sessions.clear()
+            self._clients.clear()
+        self._forget_product_sessions()
+
+    def _forget_product_sessions(self) -> None:
+        """Handlers cache sessions and clients (``stackrelay.sessions``); credentials
+        from another emulated AWS would map to moto's default account: forget them."""
+        try:
+            from stackrelay import sessions as product_sessions
+        except ImportError:
+            return
+        product_sessions.clear()
 
     def _start_issuer(self) -> None:
         """The engine's GitLab token issuer (a new key per engine start)."""
@@ -178,17 +230,31 @@ class Runtime:
         return result
 
     def session(self, account: str | None = "orchestrator") -> boto3.Session:
+        """One boto3 Session per account (a new one per call would re-read every
+        service model it makes a client for)."""
         account_id = self.config.account_id(account)
-        creds = self.credentials_for(account_id)
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.config.region,
-        )
+        with self._cred_lock:
+            found = self._sessions.get(account_id)
+            if found is None:
+                creds = self.credentials_for(account_id)
+                found = boto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                    region_name=self.config.region,
+                )
+                self._sessions[account_id] = found
+            return found
 
     def client(self, service: str, account: str | None = "orchestrator") -> Any:
-        return self.session(account).client(service, endpoint_url=self.endpoint_url)
+        """A client acting in ``account``, made once per service and account."""
+        key = (service, self.config.account_id(account))
+        with self._cred_lock:
+            found = self._clients.get(key)
+            if found is None:
+                found = self.session(account).client(service, endpoint_url=self.endpoint_url)
+                self._clients[key] = found
+            return found
 
     # -- called by the seams --------------------------------------------------
     def on_api_call(self, response: Any, original: Callable[[Any], Any]) -> Any:
@@ -197,6 +263,10 @@ class Runtime:
         service = {"awslambda": "lambda"}.get(service, service)
         action = response._get_action() or ""
         account = getattr(response, "current_account", None)
+        with self._count_lock:
+            self.api_calls[(service, action)] += 1
+            if service == "sts" and action == "AssumeRole":
+                self.assumed_sessions[str(response._get_param("RoleSessionName"))] += 1
         if self.faults.take(THROTTLE, service=service, operation=action, account=account):
             error = seams.throttling_error()
 

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from stackrelay import clock
+from stackrelay import clock, sessions
 from stackrelay.config import Settings
 from stackrelay.model import parse_request
 from stackrelay.plan import Stage, build_plan
@@ -112,8 +112,11 @@ def make_stage(
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    # Cached sessions and clients hold one mock's credentials: each test starts clean.
+    sessions.clear()
     with mock_aws():
         yield
+    sessions.clear()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import os
 from types import SimpleNamespace
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -42,9 +41,6 @@ from stackrelay.model import APP_PATTERN, DIGEST_PATTERN, PIPELINE_PATTERN, Safe
 logger = Logger()
 SETTINGS = Settings.from_env()
 ISSUER = identity.Issuer.from_env(os.environ)
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
-SFN = boto3.client("stepfunctions")
-STS = boto3.client("sts")
 
 EXECUTION_PATTERN = r"^[A-Za-z0-9_:.-]{1,256}$"  # a name (or, in tests, an ARN)
 
@@ -66,10 +62,13 @@ def _stale_reason(item: dict[str, Any]) -> str | None:
     """Why the reviewed change set can no longer run, or None if it still can."""
     role = SETTINGS.deploy_role_arn(item["stage"])
     session = sessions.assume_role(
-        STS, role, f"stackrelay-approval-{item['pipeline_id']}", SETTINGS.region
+        sessions.client("sts"),
+        role,
+        f"stackrelay-approval-{item['pipeline_id']}",
+        SETTINGS.region,
     )
     found = cfn.describe_change_set(
-        session.client("cloudformation"), item["stack"], item["change_set"]
+        session.client("cloudformation", retries=True), item["stack"], item["change_set"]
     )
     if found is None:
         return "the change set no longer exists"
@@ -220,7 +219,9 @@ def approval_decided(decided: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Parsed here, not by event_parser: a validation error must never echo the token.
     event = parse_model(ApprovalAction, payload, "approval request")
-    result = decide(TABLE, SFN, event, ISSUER)
+    result = decide(
+        sessions.table(SETTINGS.table_name), sessions.client("stepfunctions"), event, ISSUER
+    )
     approval = result.get("approval") or {}
     logger.info(
         "Approval action",

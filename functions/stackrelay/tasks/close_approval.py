@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,7 +21,6 @@ from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 
 
 class CloseEvent(BaseModel):
@@ -73,6 +71,6 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
 @event_parser(model=CloseEvent)
 @retryable_throttling
 def lambda_handler(event: CloseEvent, context: LambdaContext) -> dict[str, str]:
-    result = close(sessions.cloudformation(event.stage), TABLE, event)
+    result = close(sessions.cloudformation(event.stage), sessions.table(SETTINGS.table_name), event)
     logger.info("Unapproved change set discarded", extra={"stack": event.stage.stack, **result})
     return result

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from stackrelay import events, locks
+from stackrelay import events, locks, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
-SFN = boto3.client("stepfunctions")
 
 STACK_LEASE_SECONDS = 6 * 3600
 MAX_LOCK_WAIT_SECONDS = 3600
@@ -53,7 +50,7 @@ def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
 @event_parser(model=LockEvent)
 @retryable_throttling
 def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
-    result = handle(TABLE, SFN, event)
+    result = handle(sessions.table(SETTINGS.table_name), sessions.client("stepfunctions"), event)
     logger.info("Stack lock", extra={"action": event.action, "stack": event.stage.stack, **result})
     if event.action == "acquire" and result["acquired"]:
         # The stage starts when it holds its stack: from here on it changes it.

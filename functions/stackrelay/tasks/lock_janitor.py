@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import events, locks
+from stackrelay import events, locks, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 ENDED = frozenset({"ABORTED", "TIMED_OUT", "FAILED", "SUCCEEDED"})
 
 
@@ -36,7 +34,7 @@ def clean_up(table: Any, event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context
 @retryable_throttling
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = clean_up(TABLE, event)
+    result = clean_up(sessions.table(SETTINGS.table_name), event)
     logger.info("Locks of an ended execution", extra=result)
     if result["released"]:
         events.publish(

@@ -12,7 +12,6 @@ import os
 import secrets
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,9 +26,6 @@ from stackrelay.status import CONTINUE_ROLLBACK_FROM, StackState, classify
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
-SFN = boto3.client("stepfunctions")
-STS = boto3.client("sts")
 RECOVER_STATE_MACHINE_ARN = os.environ.get("RECOVER_STATE_MACHINE_ARN", "")
 REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
 RECORD_RETENTION = (
@@ -91,7 +87,7 @@ def recover(
     execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
     stage = stage.model_copy(update={"action": "recover", "execution_arn": execution_arn})
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
-    stack = cfn.describe_stack(session.client("cloudformation"), stage.stack)
+    stack = cfn.describe_stack(session.client("cloudformation", retries=True), stage.stack)
     status = stack["StackStatus"] if stack else "absent"
     if status != CONTINUE_ROLLBACK_FROM:
         raise StackNotRecoverable(
@@ -117,10 +113,12 @@ def recover(
 @retryable_throttling
 def lambda_handler(event: OperationsAction, context: LambdaContext) -> dict[str, Any]:
     logger.info("Operation", extra={"action": event.action, "app": event.app})
+    table = sessions.table(SETTINGS.table_name)
     if event.action == "history":
-        return history(TABLE, event)
+        return history(table, event)
     if event.action == "reviews":
-        return list_reviews(TABLE, event, REVIEW_RETENTION_DAYS)
+        return list_reviews(table, event, REVIEW_RETENTION_DAYS)
     if event.action == "metrics":
-        return metrics(TABLE, event)
-    return recover(TABLE, SFN, STS, event, SETTINGS, RECOVER_STATE_MACHINE_ARN)
+        return metrics(table, event)
+    sfn, sts = sessions.client("stepfunctions"), sessions.client("sts")
+    return recover(table, sfn, sts, event, SETTINGS, RECOVER_STATE_MACHINE_ARN)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,7 +16,6 @@ from stackrelay.status import StackState, classify
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 
 
 class PrepareEvent(BaseModel):
@@ -63,6 +61,8 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
 @event_parser(model=PrepareEvent)
 @retryable_throttling
 def lambda_handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
-    result = prepare(sessions.cloudformation(event.stage), TABLE, event.stage)
+    result = prepare(
+        sessions.cloudformation(event.stage), sessions.table(SETTINGS.table_name), event.stage
+    )
     logger.info("Prepared stack", extra={"stack": event.stage.stack, **result})
     return result

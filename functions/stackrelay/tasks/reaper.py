@@ -13,19 +13,16 @@ import secrets
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import clock, events, reviews
+from stackrelay import clock, events, reviews, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.naming import execution_name
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
-SFN = boto3.client("stepfunctions")
 TEARDOWN_STATE_MACHINE_ARN = os.environ.get("TEARDOWN_STATE_MACHINE_ARN", "")
 REVIEW_RETENTION_DAYS = int(os.environ.get("REVIEW_RETENTION_DAYS", "7"))
 REAPER_USER = "stackrelay-reaper"
@@ -68,7 +65,12 @@ def reap(table: Any, sfn: Any, machine: str, retention_days: int) -> dict[str, A
 @logger.inject_lambda_context
 @retryable_throttling
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = reap(TABLE, SFN, TEARDOWN_STATE_MACHINE_ARN, REVIEW_RETENTION_DAYS)
+    result = reap(
+        sessions.table(SETTINGS.table_name),
+        sessions.client("stepfunctions"),
+        TEARDOWN_STATE_MACHINE_ARN,
+        REVIEW_RETENTION_DAYS,
+    )
     logger.info(
         "Reaped stale review stacks",
         extra={"stacks": [s["stack"] for s in result["started"]], "days": result["retention_days"]},

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
@@ -20,7 +19,6 @@ from stackrelay.plan import Stage
 logger = Logger()
 metrics = Metrics()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 
 
 class RecordEvent(BaseModel):
@@ -213,7 +211,9 @@ class _Unreadable:
 @event_parser(model=RecordEvent)
 @retryable_throttling
 def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
-    entry, previous = write(TABLE, event, SETTINGS.review_url_output, _stack_client(event))
+    entry, previous = write(
+        sessions.table(SETTINGS.table_name), event, SETTINGS.review_url_output, _stack_client(event)
+    )
     result = line(entry)
     metrics.add_dimension(name="App", value=event.stage.app)
     metrics.add_dimension(name="Stage", value=event.stage.stage)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import approvals, changeset, events
+from stackrelay import approvals, changeset, events, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
 
 
 class ApprovalRequest(BaseModel):
@@ -92,7 +90,7 @@ def approval_requested(stage: Stage, change_set: dict[str, Any], view: dict[str,
 @event_parser(model=ApprovalRequest)
 @retryable_throttling
 def lambda_handler(event: ApprovalRequest, context: LambdaContext) -> dict[str, Any]:
-    view = request(TABLE, event)
+    view = request(sessions.table(SETTINGS.table_name), event)
     logger.info(
         "Approval requested",
         extra={

@@ -9,18 +9,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stackrelay import artifacts, templates
+from stackrelay import artifacts, sessions, templates
 from stackrelay.errors import THROTTLING_CODES, ArtifactMismatch, retryable_throttling
 from stackrelay.model import Artifact
 
 logger = Logger()
-S3 = boto3.client("s3")
 
 
 class VerifyEvent(BaseModel):
@@ -73,4 +71,4 @@ def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
 @event_parser(model=VerifyEvent)
 @retryable_throttling
 def lambda_handler(event: VerifyEvent, context: LambdaContext) -> dict[str, Any]:
-    return verify(S3, event.artifact)
+    return verify(sessions.client("s3"), event.artifact)
