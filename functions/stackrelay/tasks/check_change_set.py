@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from stackrelay import boundary, cfn, changeset, sessions
 from stackrelay.errors import ChangeSetFailed, retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()

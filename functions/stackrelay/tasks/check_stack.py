@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stackrelay import sessions, stackcheck
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.stackcheck import CheckStackEvent
 
 logger = Logger()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from stackrelay import approvals, cfn, events, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalAlreadyDecided, ApprovalNotFound, retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from stackrelay import cfn, clock, sessions
 from stackrelay.errors import StackNotRecoverable, retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 from stackrelay.status import CONTINUE_ROLLBACK_FROM
 

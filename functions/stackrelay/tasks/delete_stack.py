@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from stackrelay import cfn, clock, completion, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import TeardownRefused, retryable_throttling
 from stackrelay.naming import is_review_stack
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()

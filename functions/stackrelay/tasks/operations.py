@@ -13,15 +13,15 @@ import secrets
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from stackrelay import cfn, clock, delivery, records, reviews, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
 from stackrelay.model import APP_PATTERN
 from stackrelay.naming import execution_name
+from stackrelay.parsing import event_parser
 from stackrelay.status import CONTINUE_ROLLBACK_FROM, StackState, classify
 
 logger = Logger()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from stackrelay import cfn, hints, records, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import StackBusy, StackNeedsRecovery, retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 from stackrelay.status import StackState, classify
 

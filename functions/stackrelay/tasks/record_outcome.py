@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from stackrelay import approvals, cfn, clock, delivery, events, hints, records, sessions, status
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalNotFound, retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()

@@ -10,13 +10,14 @@ import hashlib
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from stackrelay import artifacts, sessions, templates
 from stackrelay.errors import THROTTLING_CODES, ArtifactMismatch, retryable_throttling
 from stackrelay.model import Artifact
+from stackrelay.parsing import event_parser
 
 logger = Logger()
 
