@@ -60,7 +60,8 @@ PARTS = {
 
 def sample(*steps: str) -> list[float]:
     """Seconds each import statement took, one after the other, in a fresh interpreter."""
-    code = PROBE.format(steps="".join(f"{step}\nmarks.append(time.perf_counter())\n" for step in steps))
+    timed = "".join(f"{step}\nmarks.append(time.perf_counter())\n" for step in steps)
+    code = PROBE.format(steps=timed)
     done = subprocess.run(
         [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False
     )
