@@ -179,21 +179,41 @@ class HistoryCursor:
         return new
 
 
+def _access_denied(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("AccessDenied", "AccessDeniedException")
+
+
 class Follower:
     """Progress of one execution, re-read cheaply: DescribeExecution, then only the
-    history events added since the last look."""
+    history events added since the last look.
+
+    A caller that may not read the history (CI roles: the task token is in it)
+    still follows the execution's status and, at the end, its output.
+    """
 
     def __init__(self, sfn: Any, execution_arn: str) -> None:
         self._sfn = sfn
         self._arn = execution_arn
         self.cursor = HistoryCursor(sfn, execution_arn)
         self.changed = False
+        self.history_denied = False
+        self._status: str | None = None
 
     def poll(self) -> Progress:
         # Status first: events read after it are at least as new, so a finished
         # status never comes with a history that misses its last events.
         execution = self._sfn.describe_execution(executionArn=self._arn)
-        self.changed = bool(self.cursor.read())
+        if self.history_denied:
+            self.changed = execution["status"] != self._status
+        else:
+            try:
+                self.changed = bool(self.cursor.read())
+            except Exception as exc:
+                if not _access_denied(exc):
+                    raise
+                self.history_denied, self.changed = True, True
+        self._status = execution["status"]
         return read(execution, self.cursor.events)
 
 

@@ -95,6 +95,30 @@ def test_follower_quiet_look_reports_no_change() -> None:
     assert not follower.changed
 
 
+def test_follower_without_history_access_follows_the_status() -> None:
+    """CI roles may not read the history (it holds the task token): status only."""
+    from botocore.exceptions import ClientError
+
+    execution, events = _recorded("review")
+
+    class NoHistory(GrowingSfn):
+        def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}},
+                "GetExecutionHistory",
+            )
+
+    follower = progress.Follower(NoHistory(execution, events, 100), ARN)
+    first = follower.poll()
+    assert first.status == "RUNNING" and follower.history_denied
+    result = follower.poll()
+    while not result.done:
+        result = follower.poll()
+
+    assert result.status == "SUCCEEDED" and follower.changed
+    assert result.output == json.loads(execution["output"])
+
+
 def test_history_page_forward_pages_cover_history_in_order() -> None:
     _, events = _recorded("main")
     ids: list[int] = []
