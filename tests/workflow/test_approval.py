@@ -96,26 +96,6 @@ def test_approve_deploys_prod_and_records_the_approver(releaser, parked):
     assert record["change_set"]
 
 
-def test_release_assumes_each_stage_role_once(releaser, parked):
-    """Each Check Stack poll reuses its stage's session: one AssumeRole per stage."""
-    arn, approvals = parked
-    approvals.call("approve", approver="carol")
-    run = releaser.finish(arn)
-
-    assert run.status == "SUCCEEDED", run.cause
-    assumed = releaser.engine.runtime.assumed_sessions
-    stages = [f"stackrelay-{releaser.pipeline_id}-{s}" for s in ("staging", "prod")]
-    assert [assumed[name] for name in stages] == [1, 1]
-    # The approval function checks the prod change set through its own session.
-    assert assumed[f"stackrelay-approval-{releaser.pipeline_id}"] == 1
-    polls = sum(
-        1
-        for e in releaser.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        if (e.get("stateEnteredEventDetails") or {}).get("name") == "Check Stack"
-    )
-    assert polls > 2  # the polls really were several
-
-
 def test_reject_fails_deployment_rejected_with_who_and_why_and_deletes_change_set(releaser, parked):
     arn, approvals = parked
 

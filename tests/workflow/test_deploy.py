@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from stackrelay.naming import stack_name
+from stackrelay_cli import progress
 from stackrelay_local import Fault
 
 
@@ -28,6 +31,24 @@ def test_review_deploy_feature_branch_creates_stack_in_dev_only(releaser):
     [stage] = run.output["stages"]
     assert stage["outcome"] == "deployed"
     assert stage["url"].startswith("https://")
+
+
+def test_review_deploy_assumes_the_stage_role_at_most_once(releaser):
+    """Every Check Stack poll reuses the stage's session: AssumeRole once per stage (or
+    not at all when a warm function still holds this pipeline's session)."""
+    assumed = releaser.engine.runtime.assumed_sessions
+    before = Counter(assumed)
+
+    run = releaser.deploy("feature/sessions")
+
+    assert run.status == "SUCCEEDED", run.cause
+    name = f"stackrelay-{releaser.pipeline_id}-review"
+    assert assumed[name] - before[name] <= 1
+    entered = [
+        (e.get("stateEnteredEventDetails") or {}).get("name")
+        for e in progress.history(releaser.sfn, run.arn)
+    ]
+    assert entered.count("Check Stack") > 2  # several polls, one session
 
 
 def test_review_deploy_history_shows_the_states_in_order(releaser):
