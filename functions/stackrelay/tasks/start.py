@@ -17,11 +17,10 @@ import os
 import secrets
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import identity, registry
+from stackrelay import identity, registry, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import ConfigurationError, InvalidInput, retryable_throttling
 from stackrelay.model import DeployRequest, StartCommand, parse_model, parse_request
@@ -31,8 +30,6 @@ from stackrelay.plan import is_release
 logger = Logger()
 SETTINGS = Settings.from_env()
 ISSUER = identity.Issuer.from_env(os.environ)
-TABLE = boto3.resource("dynamodb").Table(SETTINGS.table_name)
-SFN = boto3.client("stepfunctions")
 MACHINES = {
     "deploy": os.environ.get("DEPLOY_STATE_MACHINE_ARN", ""),
     "teardown": os.environ.get("TEARDOWN_STATE_MACHINE_ARN", ""),
@@ -92,7 +89,8 @@ def start(
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Parsed here, not by event_parser: a validation error must never echo the token.
     event = parse_model(StartCommand, payload, "start command")
-    result = start(TABLE, SFN, event, SETTINGS, ISSUER, MACHINES)
+    table, sfn = sessions.table(SETTINGS.table_name), sessions.client("stepfunctions")
+    result = start(table, sfn, event, SETTINGS, ISSUER, MACHINES)
     logger.info(
         "Execution started",
         extra={
