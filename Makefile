@@ -73,7 +73,9 @@ demo: install
 bench: install tools
 	$(BIN)/python -m benchmarks.polling
 	$(BIN)/python -m benchmarks.completion
-	$(BIN)/python -m benchmarks.cold_start
+	$(BIN)/python -m benchmarks.release
+	$(BIN)/python -m benchmarks.imports
+	$(BIN)/python -m benchmarks.throughput
 	$(BIN)/python -m benchmarks.ci_wall_time
 
 build:

@@ -16,6 +16,7 @@ Needs ``make tools`` (gitlab-ci-local, rsync). Prints a table; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -28,8 +29,12 @@ sys.path.insert(0, str(ROOT / "tests" / "ci"))
 
 from ci_harness import (  # noqa: E402
     GITLAB_CI_LOCAL,
+    PROJECT_ID,
+    PROJECT_PATH,
     EngineServer,
+    build_wheel,
     free_port,
+    fresh_venv,
     make_project,
     start_server,
     stop_server,
@@ -46,12 +51,22 @@ class Samples:
 
 
 def _one(
-    server: EngineServer, workdir: Path, seconds: float, run: int
+    server: EngineServer, workdir: Path, seconds: float, run: int, wheel: Path | None
 ) -> tuple[float, float, float]:
-    """Run the review job once on a new branch; returns job wall, simulated, execution wall."""
+    """Run the review job once on a new branch; returns job wall, simulated, execution wall.
+
+    With ``wheel``, the job starts in a fresh virtualenv without the CLI, so the
+    template's own ``pip install "$STACKRELAY_PIP_SPEC"`` runs inside the job (as on a
+    runner without a cache) and is part of its wall time.
+    """
     server.engine.set_stack_seconds(seconds)
     project = make_project(workdir / f"r{run}-{int(seconds)}", str(GITLAB_CI_LOCAL))
     project.variables = {**server.variables(), "CI_PIPELINE_ID": str(9000 + run)}
+    project.identity = server.token
+    if wheel is not None:
+        venv = fresh_venv(workdir / f"venv{run}")
+        project.path = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        project.variables["STACKRELAY_PIP_SPEC"] = str(wheel)
     project.checkout(f"feature/bench-{int(seconds)}-{run}", create=True)
     clock_before = server.engine.clock.now()
     started = time.perf_counter()
@@ -69,6 +84,11 @@ def _one(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--preinstalled",
+        action="store_true",
+        help="use the CLI already on PATH (leaves the job's install step out)",
+    )
     args = parser.parse_args(argv)
     if not GITLAB_CI_LOCAL.exists():
         print("gitlab-ci-local is missing: run `make tools`", file=sys.stderr)
@@ -83,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = f"http://localhost:{port}"
         engine = RemoteEngine(url)
-        server = EngineServer(url=url, engine=engine, orchestrator=bootstrap(engine).orchestrator)
+        local = bootstrap(engine)
+        local.register("aws-news", PROJECT_PATH, PROJECT_ID)
+        server = EngineServer(url=url, engine=engine, orchestrator=local.orchestrator)
         with tempfile.TemporaryDirectory(prefix="stackrelay-bench-") as tmp:
+            wheel = None if args.preinstalled else build_wheel(Path(tmp) / "dist")
             run = 0
             for _ in range(args.rounds):
                 for seconds in STACK_SECONDS:  # interleaved: side by side in every round
                     run += 1
-                    job, simulated, execution = _one(server, Path(tmp), seconds, run)
+                    job, simulated, execution = _one(server, Path(tmp), seconds, run, wheel)
                     samples[seconds].job_wall.append(job)
                     samples[seconds].simulated.append(simulated)
                     samples[seconds].execution_wall.append(execution)
@@ -99,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     base = samples[STACK_SECONDS[0]]
     base_job = statistics.median(base.job_wall)
     base_sim = statistics.median(base.simulated)
-    print(f"review job (publish + start) via gitlab-ci-local, median of {args.rounds} rounds")
+    install = "CLI preinstalled" if args.preinstalled else "install step included (fresh venv)"
+    print(
+        f"review job (publish + start) via gitlab-ci-local, {install}, median of "
+        f"{args.rounds} rounds; load average {os.getloadavg()[0]:.1f} (2 cores)"
+    )
     header = (
         f"{'stack op (sim)':>14} | {'deploy (sim)':>12} | {'sim ratio':>9} | "
         f"{'CI job wall':>11} | {'job ratio':>9} | {'engine wall':>11}"

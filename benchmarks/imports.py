@@ -41,6 +41,8 @@ ENV = {
     "TABLE_NAME": "table",
     "ARTIFACT_BUCKET": "bucket",
     "EVENT_BUS_NAME": "stackrelay",
+    "TOKEN_ISSUER": "https://gitlab.com",
+    "TOKEN_AUDIENCE": "stackrelay",
     "POWERTOOLS_SERVICE_NAME": "stackrelay",
     "POWERTOOLS_METRICS_NAMESPACE": "StackRelay",
     "POWERTOOLS_TRACE_DISABLED": "1",
