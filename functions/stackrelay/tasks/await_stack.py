@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from stackrelay import completion
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
+from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
