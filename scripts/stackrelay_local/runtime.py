@@ -133,8 +133,6 @@ class Runtime:
         self._cred_lock = threading.RLock()
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str], Any] = {}
-        self.api_calls: Counter[tuple[str, str]] = Counter()
-        """Every API call the engine served, by (service, action): for benchmarks and tests."""
         self.assumed_sessions: Counter[str] = Counter()
         """AssumeRole calls by RoleSessionName (StackRelay names them per pipeline and stage)."""
         self._count_lock = threading.Lock()
@@ -264,7 +262,6 @@ class Runtime:
         action = response._get_action() or ""
         account = getattr(response, "current_account", None)
         with self._count_lock:
-            self.api_calls[(service, action)] += 1
             if service == "sts" and action == "AssumeRole":
                 self.assumed_sessions[str(response._get_param("RoleSessionName"))] += 1
         if self.faults.take(THROTTLE, service=service, operation=action, account=account):
