@@ -82,7 +82,7 @@ def test_release_with_approval_puts_summary_on_the_mr_before_the_click(
 ) -> None:
     gl.merge_requests[COMMIT] = [{"iid": 3, "state": "merged", "target_branch": "main"}]
     arn = releaser.start(releaser.request("main", releaser.publish(), commit=COMMIT))
-    releaser.engine.wait_parked(arn)
+    releaser.wait_approval(arn)
     settle(releaser)
     # Before anyone clicks: the summary is on the MR, the approval status is pending
     (note,) = gl.notes
