@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from stackrelay.naming import stack_name
-from stackrelay_cli.errors import EXIT_INVALID, EXIT_OK
+from stackrelay_cli.errors import EXIT_INVALID, EXIT_OK, CliError
 from stackrelay_cli.local import Release, run_story
 from stackrelay_cli.main import main
 from stackrelay_local import Fault
@@ -49,15 +49,12 @@ def demoed(local, releaser, monkeypatch, tmp_path):
     local.engine.faults.add(
         Fault.resource_failed(stack=staging, resource="ExtraQueue", reason="Limit exceeded")
     )
-    artifact = Release(local=local, app_dir=changed, app=releaser.app, quiet=True).publish()
+    changed_release = Release(local=local, app_dir=changed, app=releaser.app, quiet=True)
+    changed_release.pipeline = story.pipeline
+    artifact = changed_release.publish()
     local.engine.set_stack_seconds(20.0)
-    arn = releaser.start(
-        releaser.request(
-            "main", artifact, commit="9f8e7d6c5b4a", commit_timestamp="2020-01-01T00:00:00Z"
-        )
-    )
-    run = releaser.finish(arn)
-    assert run.error == "StackRollback"
+    with pytest.raises(CliError, match="StackRollback"):
+        changed_release.start("main", artifact, "9f8e7d6c5b4a")
     return story
 
 
