@@ -24,6 +24,8 @@ from stackrelay.errors import InvalidInput
 
 APP_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
 PIPELINE_PATTERN = r"^[A-Za-z0-9-]{1,40}$"
+COMMIT_TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?$"
+"""ISO 8601, as GitLab's CI_COMMIT_TIMESTAMP (``2026-11-28T15:18:18+00:00``)."""
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 _Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -103,7 +105,7 @@ class Source(BaseModel):
     job_url: SafeText | None = Field(default=None, max_length=2048)
     user: SafeText | None = Field(default=None, max_length=255)
     commit_timestamp: str | None = Field(
-        default=None, max_length=64, pattern=r"^\d{4}-\d{2}-\d{2}[T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?$"
+        default=None, max_length=64, pattern=COMMIT_TIMESTAMP_PATTERN
     )
     """When the commit was made (CI_COMMIT_TIMESTAMP): lead time starts here (metrics only)."""
 
@@ -148,6 +150,11 @@ class StartCommand(BaseModel):
     app: str = Field(pattern=APP_PATTERN)
     action: Literal["deploy", "teardown"] = "deploy"
     artifact: Artifact | None = None
+    commit_timestamp: str | None = Field(
+        default=None, max_length=64, pattern=COMMIT_TIMESTAMP_PATTERN
+    )
+    """CI_COMMIT_TIMESTAMP: the one caller-written source field, for lead time only
+    (it routes nothing, and the token does not carry it)."""
 
     @model_validator(mode="after")
     def _artifact_for_deploy(self) -> StartCommand:

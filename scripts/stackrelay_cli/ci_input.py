@@ -42,10 +42,22 @@ def identity_token(token_file: str | None = None, env: Mapping[str, str] | None 
     return token
 
 
-def build(app: str, action: str, token: str, artifact: dict[str, Any] | None) -> StartCommand:
+COMMIT_TIMESTAMP_VARIABLE = "CI_COMMIT_TIMESTAMP"
+"""GitLab's predefined variable: when the commit was made (lead time starts there)."""
+
+
+def build(
+    app: str,
+    action: str,
+    token: str,
+    artifact: dict[str, Any] | None,
+    commit_timestamp: str | None = None,
+) -> StartCommand:
     payload: dict[str, Any] = {"app": app, "action": action, "id_token": token}
     if artifact is not None:
         payload["artifact"] = artifact
+    if commit_timestamp:
+        payload["commit_timestamp"] = commit_timestamp
     try:
         return parse_model(StartCommand, payload, "start command")
     except InvalidInput as exc:

@@ -129,7 +129,8 @@ def start(session: boto3.Session, args: Namespace) -> int:
     if artifact is not None and not artifact.get("bucket"):
         artifact["bucket"] = orch.bucket or resolve(session, need=("bucket",)).bucket
     token = ci_input.identity_token(getattr(args, "id_token_file", None))
-    command = ci_input.build(args.app, "deploy", token, artifact)
+    committed = os.environ.get(ci_input.COMMIT_TIMESTAMP_VARIABLE)
+    command = ci_input.build(args.app, "deploy", token, artifact, committed)
     arn = start_execution(session, orch, command)
     return started(session, orch, arn, args)
 

@@ -309,7 +309,10 @@ class Release:
         from stackrelay_cli import ci_input
 
         self.pipeline += 1
-        command = ci_input.build(self.app, action, self.token(ref, commit), artifact)
+        from stackrelay import clock
+
+        # The engine's clock: the commit is made as its pipeline starts (lead time).
+        command = ci_input.build(self.app, action, self.token(ref, commit), artifact, clock.iso())
         arn = commands.start_execution(self._session(), self.local.orchestrator, command)
         self.say(
             f"{action} {ref} @ {commit[:8]} (pipeline {self.pipeline}): {arn.rsplit(':', 1)[-1]}"

@@ -43,6 +43,8 @@ def request_for(command: StartCommand, caller: identity.Identity) -> DeployReque
         "action": command.action,
         "source": identity.source_of(caller),
     }
+    if command.commit_timestamp:
+        payload["source"]["commit_timestamp"] = command.commit_timestamp
     if command.artifact is not None:
         payload["artifact"] = command.artifact.model_dump()
     return parse_request(payload)
