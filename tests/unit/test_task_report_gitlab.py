@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from pathlib import Path
@@ -142,3 +143,16 @@ def test_handler_other_sources_are_ignored(module: Any, fake_gitlab: FakeGitLab)
     event = {**load("stage_deployed.json"), "source": "aws.states"}
     result = module.lambda_handler(event, Context())
     assert result["skipped"] == ["not a StackRelay event"] and fake_gitlab.calls == []
+
+
+def test_import_botocore_debug_logging_raised_to_info(task_module: Any) -> None:
+    # GetSecretValue's response body is the token; botocore logs bodies at DEBUG.
+    botocore_logger = logging.getLogger("botocore")
+    before = botocore_logger.level
+    botocore_logger.setLevel(logging.DEBUG)
+    try:
+        importlib.reload(task_module("report_gitlab"))
+
+        assert not botocore_logger.isEnabledFor(logging.DEBUG)
+    finally:
+        botocore_logger.setLevel(before)

@@ -11,6 +11,7 @@ this function only, once per container, and never logged.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,10 @@ from stackrelay import gitlab_report
 
 logger = Logger()
 metrics = Metrics()
+# botocore logs response bodies at DEBUG, and GetSecretValue's body is the token: this
+# function never lets them through, whatever log level the function is set to.
+for _name in ("botocore", "urllib3"):
+    logging.getLogger(_name).setLevel(max(logging.INFO, logging.getLogger(_name).level))
 
 FAILURE_METRIC = "GitLabReportFailures"
 RETRY_METRIC = "GitLabReportRetries"
