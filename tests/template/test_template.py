@@ -88,6 +88,12 @@ LAMBDA_RUNTIME_VARIABLES = {
     "AWS_EXECUTION_ENV",
     "_X_AMZN_TRACE_ID",
     "LAMBDA_TASK_ROOT",
+    # The function's own credentials (sessions.py keys its clients by them).
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    # The SDK's standard endpoint override: unset on AWS, set by the local engine.
+    "AWS_ENDPOINT_URL",
 }
 
 ORCHESTRATOR_ACCOUNT = "111111111111"
