@@ -41,8 +41,13 @@ WATCH_MAX_INTERVAL = float(os.environ.get("STACKRELAY_WATCH_MAX_INTERVAL", "15")
 
 
 def publish(session: boto3.Session, args: Namespace) -> int:
+    from botocore.exceptions import NoCredentialsError
+
     from stackrelay_cli import build  # only publish builds and reads templates
 
+    if session.get_credentials() is None:
+        # Before a SAM build: `sam package` would fail later with a less helpful error.
+        raise NoCredentialsError()
     bucket = args.bucket or resolve(session, need=("bucket",)).bucket
     try:
         artifact = build.publish(

@@ -473,6 +473,7 @@ def release(
 
     from stackrelay_cli import build
 
+    require_engine()  # before a SAM build: without the engine there is nothing to release to
     started = time.time()
     try:
         template = build.load(build.find_template(app_dir))
