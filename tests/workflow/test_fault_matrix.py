@@ -16,7 +16,7 @@ The counts are printed in the terminal summary (tests/workflow/conftest.py).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,8 @@ import pytest
 from review_fixtures import MATRIX_COUNTS, REVIEW_APP, lock_items, stack_status
 from stackrelay import errors, records
 from stackrelay.naming import stack_name
-from stackrelay_local import Fault
+from stackrelay_cli.local import LocalOrchestrator, bootstrap
+from stackrelay_local import EngineConfig, Fault, LocalEngine
 
 NAMED_ERRORS = {
     name
@@ -47,6 +48,15 @@ class Cell:
     @property
     def id(self) -> str:
         return f"{self.kind}-{self.state}"
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalOrchestrator]:
+    """The matrix drives the polling path (StackCompletion=poll), where every task state in
+    the table runs on each release. The event path's own faults (lost, delayed, duplicated
+    events, the fallback) are in test_completion_modes.py."""
+    with LocalEngine(EngineConfig(stack_seconds=20.0)) as engine:
+        yield bootstrap(engine, parameters={"StackCompletion": "poll"})
 
 
 # Task state -> (short id, function-name glob of the Lambda behind it).
