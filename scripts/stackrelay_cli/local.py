@@ -357,7 +357,9 @@ class Release:
             "stage": stage,
             "id_token": self.token(ref, commit, environment="production"),
         }
-        shown = commands.invoke(session, function, {"action": "show", **base})["approval"]
+        # The state is entered a moment before its task stores the approval: wait for it,
+        # as the approve-prod job does (--wait).
+        shown = commands.wait_for_approval(session, function, base, wait=60, poll=0.1)
         self.say(f"{stage} change set waits for approval:")
         if not self.quiet:
             render.console.print(shown["summary_text"])
