@@ -361,7 +361,9 @@ def wait_for_approval(
     poll = APPROVE_POLL if poll is None else poll
     started = time.monotonic()
     stage = key.get("stage") or "prod"
-    where = f"{key.get('app')} pipeline {key.get('pipeline_id') or '?'} ({stage})"
+    # The pipeline comes from the job's token; shown from GitLab's variable when there.
+    pipeline = key.get("pipeline_id") or os.environ.get("CI_PIPELINE_ID") or "?"
+    where = f"{key.get('app')} pipeline {pipeline} ({stage})"
     while True:
         try:
             return dict(invoke(session, function, {"action": "show", **key})["approval"])
@@ -389,7 +391,7 @@ def wait_for_approval(
                 ) from None
             render.errors.print(
                 f"waiting for the {stage} change set of {key.get('app')} pipeline "
-                f"{key.get('pipeline_id') or '?'} to wait for approval "
+                f"{pipeline} to wait for approval "
                 f"({waited:.0f} s of {wait:.0f} s)",
                 soft_wrap=True,
             )
