@@ -18,6 +18,7 @@ ARTIFACT = {
     "bucket": "stackrelay-artifacts",
     "key": "aws-news/abc/packaged.yaml",
     "sha256": "a" * 64,
+    "version": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
 }
 ARN = "arn:aws:states:us-east-1:123456789012:execution:stackrelay-deploy:aws-news-deploy-x-1-abc"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
