@@ -107,7 +107,8 @@ def test_teardown_default_branch_refused_and_staging_survives(releaser, tmp_path
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_delete_stack_task_staging_or_prod_stage_raises_teardown_refused(releaser, tmp_path, stage):
     # The delete step refuses on its own, whatever plan reached it.
-    request = releaser.request("main", publish(releaser, tmp_path))
+    # (the protected default branch: the plan has its release stages)
+    request = releaser.request("main", publish(releaser, tmp_path), ref_protected=True)
     plan = invoke(releaser, "PlanFunction", {"request": request, "execution": "refuse"})
     target = next(s for s in plan["stages"] if s["stage"] == stage)
 
