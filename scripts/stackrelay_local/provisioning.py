@@ -177,7 +177,9 @@ def _function(t: Target) -> list[Request]:
     requests += _pass_role(t, t.props.get("Role"), "lambda.amazonaws.com")
     requests += _s3_object(t, t.props.get("Code"))
     requests += [
-        Request("lambda:GetLayerVersion", str(layer)) for layer in t.props.get("Layers") or []
+        # A `!Ref` of a layer in the same stack resolves to moto's LayerVersion object.
+        Request("lambda:GetLayerVersion", str(getattr(layer, "arn", layer)))
+        for layer in t.props.get("Layers") or []
     ]
     return requests + _tags("lambda:TagResource", arn, t.props.get("Tags"))
 

@@ -26,12 +26,13 @@ def test_review_deploy_uses_the_setup_templates_deploy_and_execution_roles(relea
     )
     assert stack["RoleARN"] == roles["ExecutionRoleArn"]
     iam = releaser.engine.client("iam", account="dev")
-    role_names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
-    assert "StackRelayDeployRole" in role_names
-    app_roles = [
-        r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(stack["StackName"])
-    ]
+    assert iam.get_role(RoleName="StackRelayDeployRole")["Role"]["Arn"]
+    # The stack's own roles (CloudFormation shortens generated names: find them by resource).
+    cfn = releaser.engine.client("cloudformation", account="dev")
+    resources = cfn.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
+    roles_of_stack = [r for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
+    app_roles = [r["PhysicalResourceId"] for r in roles_of_stack]
     assert app_roles, "the app's function role exists in dev"
-    for role in app_roles:
-        boundary = iam.get_role(RoleName=role["RoleName"])["Role"].get("PermissionsBoundary", {})
+    for name in app_roles:
+        boundary = iam.get_role(RoleName=name)["Role"].get("PermissionsBoundary", {})
         assert boundary.get("PermissionsBoundaryArn") == roles["AppPermissionsBoundaryArn"]

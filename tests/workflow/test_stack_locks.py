@@ -3,6 +3,9 @@ commit supersedes an older waiter, and no lock outlives its execution."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from review_fixtures import (
     deployments,
     dev,
@@ -15,7 +18,17 @@ from review_fixtures import (
     stop,
     wait_for_state,
 )
-from stackrelay_local import Fault
+from stackrelay_cli.local import LocalOrchestrator, bootstrap
+from stackrelay_local import EngineConfig, Fault, LocalEngine
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalOrchestrator]:
+    """These tests park executions on the polling states (Check Stack, Wait For Stack Lock):
+    the polling path (StackCompletion=poll). Event completion has its own tests."""
+    with LocalEngine(EngineConfig(stack_seconds=20.0)) as engine:
+        yield bootstrap(engine, parameters={"StackCompletion": "poll"})
+
 
 COMMITS = {"1": "1111111aaaaaaa", "2": "2222222bbbbbbb", "3": "3333333ccccccc"}
 

@@ -94,11 +94,11 @@ def test_teardown_default_branch_refused_and_staging_survives(releaser, tmp_path
     staging = release_stack(releaser, "staging")
     staging_account = releaser.engine.config.accounts["staging"]
 
-    run = releaser.finish(start_teardown(releaser, "main"))
+    # The start function refuses it before any execution starts (#11).
+    with pytest.raises(AssertionError, match="never staging or prod") as refused:
+        start_teardown(releaser, "main")
 
-    assert run.status == "FAILED"
-    assert run.error == "InvalidInput"
-    assert "never staging or prod" in run.cause
+    assert "InvalidInput" in str(refused.value)
     assert stack_status(releaser, staging_account, staging) == "CREATE_COMPLETE"
     assert releaser.stack(staging_account, staging)["EnableTerminationProtection"] is True
     releaser.sfn.stop_execution(executionArn=arn)
