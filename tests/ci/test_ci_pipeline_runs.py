@@ -184,6 +184,7 @@ def test_approve_job_clicked_before_prod_waits_then_approves_that_change_set(
         tool=project.tool,
         variables=dict(pipeline.variables),
         path=project.path,
+        identity=pipeline.identity,  # the same pipeline's jobs get the same ID tokens
     )
     # Given approve-prod is clicked first: nothing runs for the pipeline yet
     job = pipeline.start_job("approve-prod")
