@@ -183,6 +183,11 @@ def test_artifact_changed_after_publish_ends_artifact_mismatch(releaser):
 
 def test_twenty_percent_throttling_still_succeeds(releaser):
     releaser.engine.faults.add(Fault.throttle(service="cloudformation", share=0.2, seed=11))
+    # Which calls the 20% hits depends on the call order (event completion makes fewer
+    # calls): one throttled CreateChangeSet makes sure a throttle meets this execution.
+    releaser.engine.faults.add(
+        Fault.throttle(service="cloudformation", operation="CreateChangeSet", share=1.0, times=1)
+    )
 
     run = releaser.deploy("feature/throttled")
 
