@@ -293,7 +293,7 @@ class FaultBook:
                 if not fault.matches(kind, **where):
                     continue
                 if kind in (THROTTLE, EVENT_LOST) and fault._rng.random() >= fault.share:
-                    return None
+                    continue  # this one spared the call; a later fault may still take it
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
