@@ -355,7 +355,10 @@ class FakeContext:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="order-dependent: the Plan module's settings are read at import, and an engine test in the same worker can import it first with its own ARTIFACT_BUCKET",
+    reason=(
+        "order-dependent: Plan reads its settings at import; an engine test in the"
+        " same worker may import it first with its own ARTIFACT_BUCKET"
+    ),
 )
 def test_plan_handler_valid_request_returns_plan(
     task_module: Any, load_event: Callable[[str], dict[str, Any]]

@@ -174,7 +174,10 @@ needs_lambda_targets = pytest.mark.skipif(
 @needs_lambda_targets
 @pytest.mark.xfail(
     strict=True,
-    reason="test still uses the pre-#11 approval API (approver field, no id_token) and the request's pipeline_url; to be updated",
+    reason=(
+        "still uses the pre-#11 approval API (approver field, no id_token) and the"
+        " request pipeline_url: to be updated"
+    ),
 )
 def test_release_emits_approval_requested_decided_and_tells_people(releaser, watch):
     pipeline_url = "https://gitlab.example.com/g/p/-/pipelines/77"
