@@ -74,7 +74,7 @@ class Watch:
             if Counter(until) <= Counter(types) or time.monotonic() > deadline:
                 return mine
             self.engine.clock.advance(1)  # deliveries may wait on simulated time
-            time.sleep(0.05)
+            self.engine.events.wait_idle(5)  # deliveries run, not a fixed real sleep
 
     def notified(self, subject_part: str, timeout: float = 60.0) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
@@ -86,7 +86,7 @@ class Watch:
             if time.monotonic() > deadline:
                 return None
             self.engine.clock.advance(1)
-            time.sleep(0.05)
+            self.engine.events.wait_idle(5)  # deliveries run, not a fixed real sleep
 
     def notify(self, event: dict[str, Any]) -> None:
         """Run the Notify function on an event as its EventBridge rule would."""
