@@ -379,7 +379,9 @@ class EventBridge:
         ``at``: when the event reached the bus (default: now). Deliveries are
         timed from it, not from when the delivery thread got round to it.
         """
-        if rule.state != "ENABLED":
+        # A schedule rule has no event pattern and EventBridge never matches events to it;
+        # moto's empty pattern matches every event (the daily reaper ran on each one).
+        if rule.state != "ENABLED" or getattr(rule, "scheduled_expression", None):
             return
         matchable = {k: v for k, v in event.items() if k != _FORWARDED}
         if not rule.event_pattern.matches_event(matchable):

@@ -269,7 +269,8 @@ SEAMS: dict[str, Seam] = {
         "moto delivers only to logs/SQS/archives/API destinations/buses (losing the sender "
         "account) and raises NotImplementedError for Lambda, SNS and Step Functions targets; "
         "we deliver asynchronously on the simulated clock (stackrelay_local.events). Reads "
-        "Rule.state, event_pattern.matches_event(), targets, account_id, arn",
+        "Rule.state, scheduled_expression, event_pattern.matches_event(), targets, "
+        "account_id, arn",
         ("self", "original_event", "transform_input"),
     ),
     "events_bus_cfn": Seam(

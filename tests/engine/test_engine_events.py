@@ -193,6 +193,22 @@ def test_events_disabled_rule_delivers_nothing(local_engine: LocalEngine) -> Non
     assert _messages(engine, url) == []
 
 
+def test_events_schedule_rule_matches_no_event(local_engine: LocalEngine) -> None:
+    """A rule with only a schedule (the reaper's daily rate) is never an event's target."""
+    engine = local_engine
+    url, queue_arn = _queue(engine, "scheduled")
+    events = engine.client("events")
+    events.put_rule(Name="daily", ScheduleExpression="rate(1 day)")
+    events.put_targets(Rule="daily", Targets=[{"Id": "q", "Arn": queue_arn}])
+    _rule(engine, "matching", {"source": ["test.app"]})
+    events.put_targets(Rule="matching", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    _put(engine, {"n": 1})
+    _settle(engine)
+
+    assert [m["detail"] for m in _messages(engine, url)] == [{"n": 1}]
+
+
 def test_events_sqs_target_gets_input_path(local_engine: LocalEngine) -> None:
     engine = local_engine
     url, queue_arn = _queue(engine, "seen")

@@ -47,11 +47,6 @@ def test_reviews_list_branch_url_and_drop_torn_down_stacks(releaser, tmp_path):
     assert found["retention_days"] == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known regression found at integration: after the clock moves 8 days, "
-    "`reviews --stale` lists no review stack (cause not found yet; see the issue note)",
-)
 def test_reaper_tears_down_only_stale_review_stacks(releaser, tmp_path):
     artifact = publish(releaser, tmp_path)
     old = ["feature/old-one", "fix/Old_Two"]
