@@ -108,6 +108,20 @@ class Releaser:
         """The token of the execution's approval wait (it may park on stack waits before)."""
         return str(self.engine.wait_parked(arn, state=APPROVAL_STATE))
 
+    def approve(self, user: str = "carol", reason: str | None = None) -> dict[str, Any]:
+        """Show, then approve what was shown, as the approve-prod CI job does (the
+        approver is the job's verified user, the decision carries the digest shown)."""
+        token = self.token("main", user_login=user, environment="production")
+        base = {"app": self.app, "id_token": token, "pipeline_id": self.pipeline_id}
+        shown = self.invoke("ApprovalFunctionName", {"action": "show", **base})
+        assert "errorType" not in shown, shown
+        decision = {"action": "approve", **base, "digest": shown["approval"]["digest"]}
+        if reason:
+            decision["reason"] = reason
+        body = self.invoke("ApprovalFunctionName", decision)
+        assert "errorType" not in body, body
+        return body
+
     def publish(self, app_dir: Path = SAMPLE_APP) -> dict[str, str]:
         return build.publish(
             self.sam_build(app_dir),

@@ -42,20 +42,6 @@ def entered(releaser: Any, arn: str) -> list[str]:
     ]
 
 
-def approve(releaser: Any) -> dict[str, Any]:
-    """Show, then approve what was shown, as the approve-prod CI job does."""
-    token = releaser.token("main", user_login="carol", environment="production")
-    base = {"app": releaser.app, "id_token": token, "pipeline_id": releaser.pipeline_id}
-    shown = releaser.invoke("ApprovalFunctionName", {"action": "show", **base})
-    assert "errorType" not in shown, shown
-    body: dict[str, Any] = releaser.invoke(
-        "ApprovalFunctionName",
-        {"action": "approve", **base, "digest": shown["approval"]["digest"]},
-    )
-    assert "errorType" not in body, body
-    return body
-
-
 def assert_waited_by(mode: str, states: list[str], await_state: str, poll_state: str) -> None:
     if mode == "event":
         assert await_state in states
@@ -78,7 +64,7 @@ def test_review_deploy_in_both_modes(releaser: Any, mode: str) -> None:
 def test_default_branch_release_in_both_modes(releaser: Any, mode: str) -> None:
     arn = releaser.start(releaser.request("main", releaser.publish()))
     releaser.wait_approval(arn)
-    decided = approve(releaser)
+    decided = releaser.approve()
     run = releaser.finish(arn)
 
     assert decided["approval"]["status"] == "approved"
@@ -126,8 +112,8 @@ def _wake_until_done(engine: LocalEngine, arn: str, done: threading.Event) -> No
 
 
 def test_lost_event_falls_back_to_checking_the_stack(releaser: Any, mode: str) -> None:
-    if mode != "event":
-        pytest.skip("events only matter in event mode")
+    """Event mode: a lost event costs a fallback check, not the deploy. Poll mode never
+    waits on an event, so losing every one changes nothing."""
     engine = releaser.engine
     engine.set_stack_seconds(900)
     engine.faults.add(Fault.event_lost(source="aws.cloudformation", detail_type=CFN_STATUS))
@@ -143,6 +129,9 @@ def test_lost_event_falls_back_to_checking_the_stack(releaser: Any, mode: str) -
 
     assert run.status == "SUCCEEDED", run.cause
     states = entered(releaser, arn)
+    if mode == "poll":
+        assert_waited_by(mode, states, "Await Stack Event", "Wait For Stack")
+        return
     # 900 s with a 300-s fallback: the wait times out and checks the stack until it is done.
     assert states.count("Await Stack Event") >= 3
     assert states.count("Check Stack") == states.count("Await Stack Event")
@@ -151,8 +140,7 @@ def test_lost_event_falls_back_to_checking_the_stack(releaser: Any, mode: str) -
 
 
 def test_duplicated_event_answers_the_wait_once(releaser: Any, mode: str) -> None:
-    if mode != "event":
-        pytest.skip("events only matter in event mode")
+    """Event mode: a duplicated event answers the wait once. Poll mode ignores events."""
     releaser.engine.faults.add(
         Fault.event_duplicated(source="aws.cloudformation", target="*:event-bus/*")
     )
@@ -160,6 +148,9 @@ def test_duplicated_event_answers_the_wait_once(releaser: Any, mode: str) -> Non
     run = releaser.deploy("feature/twice")
 
     assert run.status == "SUCCEEDED", run.cause
+    if mode == "poll":
+        assert_waited_by(mode, entered(releaser, run.arn), "Await Stack Event", "Wait For Stack")
+        return
     assert entered(releaser, run.arn).count("Await Stack Event") == 1
     releaser.engine.events.wait_idle(30)
     completed = [

@@ -3,7 +3,6 @@ reaper tears down only review stacks not deployed for ReviewRetentionDays."""
 
 from __future__ import annotations
 
-import pytest
 from review_fixtures import (
     dev,
     invoke,

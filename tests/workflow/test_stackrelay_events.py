@@ -106,18 +106,6 @@ def watch(local: Any) -> Iterator[Watch]:
     yield Watch(local)
 
 
-def approve(releaser: Any, **decision: Any) -> dict[str, Any]:
-    """Invoke the approval function as the approve CI job does."""
-    payload = {"action": "approve", "app": releaser.app, "pipeline_id": releaser.pipeline_id}
-    response = releaser.engine.client("lambda").invoke(
-        FunctionName=releaser.local.outputs["ApprovalFunctionName"],
-        Payload=json.dumps(payload | decision).encode(),
-    )
-    body: dict[str, Any] = json.loads(response["Payload"].read())
-    assert not response.get("FunctionError"), body
-    return body
-
-
 def types_of(found: list[dict[str, Any]]) -> list[str]:
     return [e["detail-type"] for e in found]
 
@@ -156,33 +144,12 @@ def test_review_deploy_emits_started_and_deployed_with_links(releaser, watch):
     assert deployed["headline"]
 
 
-def _engine_delivers_to_lambda() -> bool:
-    """moto alone raises NotImplementedError for a rule with a Lambda target (the
-    notifier's rules): the engine's own EventBridge delivery (stackrelay_local.events,
-    issue #16) delivers them."""
-    import importlib.util
-
-    return importlib.util.find_spec("stackrelay_local.events") is not None
-
-
-needs_lambda_targets = pytest.mark.skipif(
-    not _engine_delivers_to_lambda(),
-    reason="this engine's EventBridge cannot deliver to Lambda targets yet (issue #16)",
-)
-
-
-@needs_lambda_targets
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "still uses the pre-#11 approval API (approver field, no id_token) and the"
-        " request pipeline_url: to be updated"
-    ),
-)
 def test_release_emits_approval_requested_decided_and_tells_people(releaser, watch):
-    pipeline_url = "https://gitlab.example.com/g/p/-/pipelines/77"
-    arn = releaser.start(releaser.request("main", releaser.publish(), pipeline_url=pipeline_url))
+    arn = releaser.start(releaser.request("main", releaser.publish()))
     releaser.wait_approval(arn)
+    # From the verified ID token, not from the request: the pipeline's page.
+    project_url = f"{releaser.engine.issuer_url}/group/{releaser.app}"
+    pipeline_url = f"{project_url}/-/pipelines/{releaser.pipeline_id}"
 
     found = watch.events(releaser.app, "Approval Requested")
     requested = one(found, "Approval Requested")
@@ -206,7 +173,7 @@ def test_release_emits_approval_requested_decided_and_tells_people(releaser, wat
     assert pipeline_url in chat["content"]["description"]
     assert "token" not in message["Message"].lower()
 
-    approve(releaser, approver="carol", reason="ship it")
+    releaser.approve("carol", reason="ship it")
     run = releaser.finish(arn)
     assert run.status == "SUCCEEDED"
 
@@ -223,7 +190,6 @@ def test_release_emits_approval_requested_decided_and_tells_people(releaser, wat
     assert order.index("Approval Requested") < order.index("Approval Decided")
 
 
-@needs_lambda_targets
 def test_rolled_back_stage_carries_the_reason(releaser, watch):
     name = stack_name("sr-", releaser.app, "review", "feature/broken")
     releaser.engine.faults.add(
@@ -240,7 +206,6 @@ def test_rolled_back_stage_carries_the_reason(releaser, watch):
     assert "Stage Deployed" not in types_of(found)
 
 
-@needs_lambda_targets
 def test_expired_approval_and_teardown_are_announced(releaser, watch):
     arn = releaser.start(releaser.request("main", releaser.publish()))
     releaser.wait_approval(arn)
