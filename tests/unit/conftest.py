@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -139,14 +140,33 @@ def table(aws: None) -> Any:
     return created
 
 
+_TASKS_IMPORTED_HERE: dict[str, ModuleType] = {}
+
+
 @pytest.fixture
-def task_module(aws: None) -> Callable[[str], ModuleType]:
-    """Import a handler module with the env set (Settings.from_env runs at import)."""
+def task_module(aws: None) -> Iterator[Callable[[str], ModuleType]]:
+    """A handler module imported under the unit tests' env (its settings are read at
+    import). A copy imported by someone else, e.g. the local engine with its own env, is
+    set aside and put back afterwards, untouched: the engine's warm handlers keep theirs."""
+    import stackrelay.tasks as package
+
+    foreign: dict[str, ModuleType] = {}
 
     def load(name: str) -> ModuleType:
-        return importlib.import_module(f"stackrelay.tasks.{name}")
+        qualified = f"stackrelay.tasks.{name}"
+        current = sys.modules.get(qualified)
+        if current is not None and current is _TASKS_IMPORTED_HERE.get(qualified):
+            return current
+        if current is not None:
+            foreign[qualified] = sys.modules.pop(qualified)
+        module = importlib.import_module(qualified)
+        _TASKS_IMPORTED_HERE[qualified] = module
+        return module
 
-    return load
+    yield load
+    for qualified, previous in foreign.items():
+        sys.modules[qualified] = previous
+        setattr(package, qualified.rsplit(".", 1)[1], previous)
 
 
 @pytest.fixture(scope="session")

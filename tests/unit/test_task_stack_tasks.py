@@ -353,13 +353,6 @@ class FakeContext:
     aws_request_id: str = "req-1"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "order-dependent: Plan reads its settings at import; an engine test in the"
-        " same worker may import it first with its own ARTIFACT_BUCKET"
-    ),
-)
 def test_plan_handler_valid_request_returns_plan(
     task_module: Any, load_event: Callable[[str], dict[str, Any]]
 ) -> None:
