@@ -67,7 +67,8 @@ lint: install
 asl: install
 	$(BIN)/python scripts/build_asl.py
 
-demo: install
+# The demo publishes the sample app with the SAM CLI, like CI: it installs it too.
+demo: install $(SAM_STAMP)
 	$(BIN)/stackrelay local demo
 
 bench: install tools
