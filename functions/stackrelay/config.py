@@ -2,7 +2,10 @@
 
 Execution input says *what* to deploy; everything here says *where*, and
 comes from template parameters through environment variables, so a CI job
-can never route itself to production or skip an approval.
+can never route itself to production or skip an approval. The stages, their
+accounts and regions are the topology (``stackrelay.topology``): the ``TOPOLOGY``
+variable (JSON) when set, else today's three stages from the older
+``DEV/STAGING/PROD_ACCOUNT_ID`` and ``TARGET_REGION`` variables.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from stackrelay import topology
 from stackrelay.errors import ConfigurationError
-
-STAGES = ("review", "staging", "prod")
-"""Every stage StackRelay knows, in release order. Review stacks live in dev."""
-
-STAGE_ACCOUNT_KEY = {"review": "dev", "staging": "staging", "prod": "prod"}
+from stackrelay.topology import Topology
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -52,20 +53,22 @@ class StackCompletion:
 
 @dataclass(frozen=True)
 class Settings:
-    accounts: Mapping[str, str]
-    """``dev``, ``staging`` and ``prod`` account ids."""
+    topology: Topology
     region: str
+    """The orchestrator's region: where the artifact bucket is."""
     deploy_role_name: str
     execution_role_name: str
     default_branch: str
     stack_prefix: str
     table_name: str
     artifact_bucket: str
-    approval_stages: frozenset[str] = frozenset({"prod"})
     poll: PollBounds = field(default_factory=PollBounds)
-    stage_parameters: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    review_url_output: str = "ApiUrl"
+    url_output: str = "ApiUrl"
+    """The stack Output that is the app's URL, for stages whose topology names none."""
     approval_timeout_seconds: int = 72 * 3600
+    deploy_accounts: frozenset[str] | None = None
+    """The accounts whose deploy role the task role may assume (the DeployAccountIds
+    parameter); ``None``: not configured, not checked."""
     partition: str = "aws"
     completion: StackCompletion = field(default_factory=StackCompletion)
 
@@ -82,19 +85,24 @@ class Settings:
                 )
             return value
 
-        accounts = {
-            "dev": need("DEV_ACCOUNT_ID"),
-            "staging": need("STAGING_ACCOUNT_ID"),
-            "prod": need("PROD_ACCOUNT_ID"),
-        }
-        for key, value in accounts.items():
-            if not _ACCOUNT_ID.match(value):
-                raise ConfigurationError(f"{key} account id {value!r} is not 12 digits.")
         try:
             stage_parameters = json.loads(env.get("STAGE_PARAMETERS") or "{}")
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"STAGE_PARAMETERS is not JSON: {exc}") from exc
-        approval = env.get("APPROVAL_STAGES", "prod")
+        region = need("TARGET_REGION")
+        if env.get("TOPOLOGY", "").strip():
+            topo = topology.loads(env["TOPOLOGY"])
+        else:
+            accounts = {
+                "dev": need("DEV_ACCOUNT_ID"),
+                "staging": need("STAGING_ACCOUNT_ID"),
+                "prod": need("PROD_ACCOUNT_ID"),
+            }
+            for key, value in accounts.items():
+                if not _ACCOUNT_ID.match(value):
+                    raise ConfigurationError(f"{key} account id {value!r} is not 12 digits.")
+            topo = topology.default(accounts, region)
+        topo = with_parameters(topo, stage_parameters)
         mode = env.get("STACK_COMPLETION", StackCompletion.mode).strip() or StackCompletion.mode
         if mode not in COMPLETION_MODES:
             raise ConfigurationError(
@@ -104,33 +112,61 @@ class Settings:
         if fallback < 1:
             raise ConfigurationError("COMPLETION_FALLBACK_SECONDS must be at least 1.")
         return cls(
-            accounts=accounts,
-            region=need("TARGET_REGION"),
+            topology=topo,
+            region=region,
             deploy_role_name=need("DEPLOY_ROLE_NAME"),
             execution_role_name=need("EXECUTION_ROLE_NAME"),
             default_branch=need("DEFAULT_BRANCH"),
             stack_prefix=env.get("STACK_PREFIX", ""),
             table_name=need("TABLE_NAME"),
             artifact_bucket=need("ARTIFACT_BUCKET"),
-            approval_stages=frozenset(s.strip() for s in approval.split(",") if s.strip()),
             poll=PollBounds(
                 minimum=int(env.get("POLL_MIN_SECONDS", PollBounds.minimum)),
                 maximum=int(env.get("POLL_MAX_SECONDS", PollBounds.maximum)),
             ),
-            stage_parameters=stage_parameters,
-            review_url_output=env.get("REVIEW_URL_OUTPUT", "ApiUrl"),
+            url_output=env.get("REVIEW_URL_OUTPUT", "").strip() or "ApiUrl",
             approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", 72 * 3600)),
+            deploy_accounts=_accounts(env.get("DEPLOY_ACCOUNT_IDS", "")),
             partition=env.get("AWS_PARTITION", "aws"),
             completion=StackCompletion(mode=mode, fallback_seconds=fallback),
         )
 
-    def account_for(self, stage: str) -> str:
-        return self.accounts[STAGE_ACCOUNT_KEY[stage]]
-
-    def deploy_role_arn(self, stage: str) -> str:
-        account = self.account_for(stage)
+    def deploy_role_arn(self, account: str) -> str:
+        """The role the task role assumes in a target account."""
         return f"arn:{self.partition}:iam::{account}:role/{self.deploy_role_name}"
 
-    def execution_role_arn(self, stage: str) -> str:
-        account = self.account_for(stage)
+    def execution_role_arn(self, account: str, app: str | None = None) -> str:
+        """The role CloudFormation acts as in a target account (``app``: whose stack)."""
         return f"arn:{self.partition}:iam::{account}:role/{self.execution_role_name}"
+
+
+def _accounts(text: str) -> frozenset[str] | None:
+    found = frozenset(a.strip() for a in text.split(",") if a.strip())
+    return found or None
+
+
+def with_parameters(topo: Topology, extra: Any) -> Topology:
+    """``topo`` with the ``StageParameters`` parameter's values merged into its stages.
+
+    ``extra`` maps stage names to ``{parameter: value}``; a stage's own value wins
+    over the topology's. A name that is no stage of the topology is refused.
+    """
+    if not extra:
+        return topo
+    if not isinstance(extra, Mapping):
+        raise ConfigurationError(
+            'STAGE_PARAMETERS must map stage names to parameters: {"prod": {"LogLevel": "WARN"}}.'
+        )
+    names = [s.name for s in topo.stages]
+    for name in extra:
+        if name not in names:
+            raise ConfigurationError(
+                f"STAGE_PARAMETERS names stage {name!r}, which is not in the topology "
+                f"({', '.join(names)}); fix the StageParameters parameter."
+            )
+    data = topo.to_dict()
+    for stage in data["stages"]:
+        merged = {**stage.get("parameters", {}), **extra.get(stage["name"], {})}
+        if merged:
+            stage["parameters"] = merged
+    return topology.parse(data)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from stackrelay import clock
 from stackrelay.errors import StackBusy
-from stackrelay.records import clean, plain
+from stackrelay.records import clean, plain, stack_key
 
 LOCK_POLL_SECONDS = 30
 
@@ -31,10 +31,12 @@ class LockRequest:
     lease_seconds: int
     max_wait_seconds: int
     waiting_since: float | None = None
+    region: str | None = None
+    """Given for a stage with several regions (``plan.Stage.place``): one lock per region."""
 
 
-def _key(account: str, stack: str, sk: str) -> dict[str, str]:
-    return {"pk": f"LOCK#{account}#{stack}", "sk": sk}
+def _key(account: str, stack: str, sk: str, region: str | None = None) -> dict[str, str]:
+    return {"pk": f"LOCK#{stack_key(account, stack, region)}", "sk": sk}
 
 
 def _conditional_put(
@@ -67,7 +69,7 @@ def _mark_newest(table: Any, request: LockRequest, since: float) -> dict[str, An
     there, so it wins ties on the simulated clock; a later look keeps its own
     mark, or takes it back from an older one, but never from a newer one.
     """
-    key = _key(request.account, request.stack, "WAITER")
+    key = _key(request.account, request.stack, "WAITER", request.region)
     mark = {
         **key,
         "kind": "lock-waiter",
@@ -100,7 +102,7 @@ def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
     now = clock.now()
     since = request.waiting_since if request.waiting_since is not None else now
     lock = {
-        **_key(request.account, request.stack, "LOCK"),
+        **_key(request.account, request.stack, "LOCK", request.region),
         "kind": "lock",
         "holder": request.holder,
         "commit": request.commit,
@@ -140,13 +142,13 @@ def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
     return {**result, "acquired": False, "wait_seconds": LOCK_POLL_SECONDS, "holder": holder}
 
 
-def release(table: Any, account: str, stack: str, holder: str) -> bool:
+def release(table: Any, account: str, stack: str, holder: str, region: str | None = None) -> bool:
     """Release the lock if ``holder`` has it; True if it did."""
     released = True
     for sk in ("LOCK", "WAITER"):
         try:
             table.delete_item(
-                Key=_key(account, stack, sk),
+                Key=_key(account, stack, sk, region),
                 ConditionExpression="holder = :me",
                 ExpressionAttributeValues={":me": holder},
             )
@@ -157,8 +159,11 @@ def release(table: Any, account: str, stack: str, holder: str) -> bool:
     return released
 
 
-def holder_of(table: Any, account: str, stack: str) -> dict[str, Any] | None:
-    item = table.get_item(Key=_key(account, stack, "LOCK"), ConsistentRead=True).get("Item")
+def holder_of(
+    table: Any, account: str, stack: str, region: str | None = None
+) -> dict[str, Any] | None:
+    key = _key(account, stack, "LOCK", region)
+    item = table.get_item(Key=key, ConsistentRead=True).get("Item")
     return plain(item) if item else None
 
 

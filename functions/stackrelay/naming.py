@@ -38,16 +38,15 @@ def branch_slug(branch: str, room: int) -> str:
 
 
 def stack_name(prefix: str, app: str, stage: str, branch: str | None = None) -> str:
-    """The stack for ``app`` in ``stage``; review stacks carry the branch.
+    """The stack for ``app`` in ``stage``; review stacks (a stack per branch) carry it.
 
-    ``sr-aws-news-staging``, ``sr-aws-news-review-feature-login-1a2b3c4d``.
+    ``sr-aws-news-staging``, ``sr-aws-news-review-feature-login-1a2b3c4d``: ``branch``
+    is given for a review stage (trust ``review``) and only then.
     Always a valid CloudFormation stack name (a letter first, then letters,
     digits and hyphens, at most 128 characters).
     """
     head = f"{prefix}{app}-{stage}"
-    if stage == "review":
-        if branch is None:
-            raise ValueError("a review stack needs a branch")
+    if branch is not None:
         room = MAX_STACK_NAME - len(head) - 1
         return f"{head}-{branch_slug(branch, room)}"
     return head

@@ -6,25 +6,31 @@ from it, so no task re-derives a name, an account or a role.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from stackrelay import artifacts
 from stackrelay.config import Settings
-from stackrelay.errors import InvalidInput
+from stackrelay.errors import ConfigurationError, InvalidInput
 from stackrelay.model import DeployRequest, Source
 from stackrelay.naming import change_set_name, stack_name
 from stackrelay.sessions import session_name
+from stackrelay.topology import StageDef
 
 _TAG_VALUE = re.compile(r"[^\w\s.:/=+\-@]")
 
 
-class Stage(BaseModel):
-    """One stage of a release: a Map item in the state machine."""
+@dataclass(frozen=True)
+class Stage:
+    """One target of a release (a stage in one region): a Map item in the state machine.
 
-    model_config = ConfigDict(extra="ignore")
+    Built by the plan, carried through the state machine as JSON, and read back by
+    every task (``from_dict``); a plain frozen dataclass, so no task imports pydantic
+    for it.
+    """
 
     app: str
     stage: str
@@ -44,9 +50,16 @@ class Stage(BaseModel):
     ref: str
     commit: str
     pipeline_id: str
+    execution: str
     pipeline_url: str | None = None
     user: str | None = None
-    execution: str
+    trust: str = "release"
+    """``review`` (a stack per branch) or ``release``: what handlers decide by, never a name."""
+    wave: str = ""
+    """The stage this target belongs to (its topology stage name)."""
+    target: str = ""
+    """Stable id: the stage name for a one-region stage, ``<stage>.<region>`` in a wave."""
+    url_output: str = "ApiUrl"
     # Who and what, for events, records and delivery metrics (docs/events.md).
     action: str = "deploy"
     project: str | None = None
@@ -54,6 +67,47 @@ class Stage(BaseModel):
     job_url: str | None = None
     commit_timestamp: str | None = None
     execution_arn: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Stage:
+        """A stage from the state machine's JSON; unknown keys are ignored."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("stage: expected the planned stage (an object).")
+        missing = [f.name for f in _REQUIRED if f.name not in data]
+        if missing:
+            raise InvalidInput(
+                f"stage: missing {', '.join(missing)}; pass the stage exactly as the plan made it."
+            )
+        return cls(**{k: data[k] for k in _FIELDS if k in data})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Stage:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def review(self) -> bool:
+        return self.trust == "review"
+
+    @property
+    def approval_key(self) -> str:
+        """What keys this target's approval: its target id (the stage name for one region)."""
+        return self.target or self.stage
+
+    @property
+    def place(self) -> str | None:
+        """The region, when it must be part of the stack's keys (locks, LATEST record):
+        only for a stage with several regions, which share one stack name."""
+        return self.region if self.target and self.target != self.stage else None
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Stage))
+_REQUIRED = tuple(
+    f
+    for f in dataclasses.fields(Stage)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
 
 
 def tag_value(value: str) -> str:
@@ -95,9 +149,18 @@ def build_plan(
     if request.action == "teardown" and not review:
         raise InvalidInput(
             f"source.ref: {source.ref!r} is the protected default branch; teardown only "
-            "deletes review stacks, never staging or prod."
+            "deletes review stacks, never release stages."
         )
-    names = ["review"] if review else ["staging", "prod"]
+    topo = settings.topology
+    defs = topo.review_stages() if review else topo.release_stages()
+    if not defs:
+        raise InvalidInput(
+            f"source.ref: {source.ref!r} is not the protected default branch "
+            f"{settings.default_branch!r}, and this orchestrator's topology has no review "
+            "stage: only the default branch deploys. Add a stage with trust: review to the "
+            "Topology parameter to deploy other branches."
+        )
+    check_accounts(settings)
     artifact = request.artifact
     if artifact is not None and artifact.bucket != settings.artifact_bucket:
         raise InvalidInput(
@@ -109,51 +172,99 @@ def build_plan(
         if artifact
         else ""
     )
-    stages = []
-    for name in names:
-        stack = stack_name(settings.stack_prefix, request.app, name, source.ref if review else None)
-        tags = {
-            "stackrelay:app": request.app,
-            "stackrelay:stage": name,
-            "stackrelay:ref": tag_value(source.ref),
-            "stackrelay:commit": source.commit,
-            "stackrelay:pipeline": tag_value(source.pipeline_url or source.pipeline_id),
-        }
-        parameters = {"Stage": name, **settings.stage_parameters.get(name, {})}
-        stage = Stage(
-            app=request.app,
-            stage=name,
-            account=settings.account_for(name),
-            region=settings.region,
-            stack=stack,
-            change_set=change_set_name(source.pipeline_id, name, execution),
-            role_arn=settings.deploy_role_arn(name),
-            execution_role_arn=settings.execution_role_arn(name),
-            session=session_name(source.pipeline_id, name),
-            approval=name in settings.approval_stages,
-            approval_timeout_seconds=settings.approval_timeout_seconds,
-            protect=name != "review",
-            template_url=url,
-            parameters=parameters,
-            tags=tags,
-            ref=source.ref,
-            commit=source.commit,
-            pipeline_id=source.pipeline_id,
-            pipeline_url=source.pipeline_url,
-            user=source.user,
-            execution=execution,
-            action=request.action,
-            project=source.project,
-            project_id=getattr(source, "project_id", None),
-            job_url=source.job_url,
-            commit_timestamp=getattr(source, "commit_timestamp", None),
-            execution_arn=execution_arn,
+    waves: list[dict[str, Any]] = []
+    for definition in defs:
+        targets = [
+            _target(request, settings, definition, region, url, execution, execution_arn)
+            for region in definition.regions
+        ]
+        waves.append(
+            {
+                "name": definition.name,
+                "trust": definition.trust,
+                "concurrency": definition.concurrency,
+                "tolerate": definition.tolerate,
+                "targets": targets,
+            }
         )
-        stages.append(stage.model_dump())
     return {
         "app": request.app,
         "action": request.action,
         "kind": "review" if review else "release",
         "artifact": artifact.model_dump() if artifact else None,
-        "stages": stages,
+        "stages": [target for wave in waves for target in wave["targets"]],
+        "waves": waves,
     }
+
+
+def check_accounts(settings: Settings) -> None:
+    """Every topology account must be one whose deploy role the task role may assume."""
+    allowed = settings.deploy_accounts
+    if allowed is None:
+        return
+    for definition in settings.topology.stages:
+        if definition.account not in allowed:
+            raise ConfigurationError(
+                f"Stage {definition.name!r} deploys to account {definition.account}, which is "
+                "not in the orchestrator's DeployAccountIds parameter (the only accounts whose "
+                "deploy role the task role may assume). Add it to DeployAccountIds and "
+                "redeploy the orchestrator."
+            )
+
+
+def _target(
+    request: DeployRequest,
+    settings: Settings,
+    definition: StageDef,
+    region: str,
+    url: str,
+    execution: str,
+    execution_arn: str | None,
+) -> dict[str, Any]:
+    source = request.source
+    name = definition.name
+    branch = source.ref if definition.review else None
+    # The same stack name in every region of a stage: a stack is (account, region, name).
+    stack = stack_name(settings.stack_prefix, request.app, name, branch)
+    tags = {
+        "stackrelay:app": request.app,
+        "stackrelay:stage": name,
+        "stackrelay:ref": tag_value(source.ref),
+        "stackrelay:commit": source.commit,
+        "stackrelay:pipeline": tag_value(source.pipeline_url or source.pipeline_id),
+    }
+    target = definition.target(region)
+    stage = Stage(
+        app=request.app,
+        stage=name,
+        account=definition.account,
+        region=region,
+        stack=stack,
+        change_set=change_set_name(source.pipeline_id, name, execution),
+        role_arn=settings.deploy_role_arn(definition.account),
+        execution_role_arn=settings.execution_role_arn(definition.account, request.app),
+        session=session_name(source.pipeline_id, name),
+        approval=definition.approval,
+        approval_timeout_seconds=settings.approval_timeout_seconds,
+        protect=definition.protected,
+        template_url=url,
+        parameters={"Stage": name, **definition.parameters},
+        tags=tags,
+        ref=source.ref,
+        commit=source.commit,
+        pipeline_id=source.pipeline_id,
+        pipeline_url=source.pipeline_url,
+        user=source.user,
+        execution=execution,
+        trust=definition.trust,
+        wave=name,
+        target=target,
+        url_output=definition.url_output or settings.url_output,
+        action=request.action,
+        project=source.project,
+        project_id=getattr(source, "project_id", None),
+        job_url=source.job_url,
+        commit_timestamp=getattr(source, "commit_timestamp", None),
+        execution_arn=execution_arn,
+    )
+    return stage.to_dict()

@@ -3,11 +3,17 @@
 One DynamoDB table, keys ``pk``/``sk``:
 
 =====================================  ==========================================
-``APP#<app>`` / ``DEPLOY#<ts>#<stage>``  one record per stage outcome (history)
+``APP#<app>`` / ``DEPLOY#<ts>#<target>``  one record per target outcome (history)
 ``STACK#<account>#<stack>`` / ``LATEST``  the last deployment of a stack (reviews, timing)
-``APPROVAL#<app>#<pipeline>`` / ``<stage>``  a waiting approval and its task token
+``APPROVAL#<execution>`` / ``<target>``   a waiting approval and its task token
 ``LOCK#<account>#<stack>`` / ``LOCK``      who may change the stack now
 =====================================  ==========================================
+
+A target is a stage in one region (``prod``, or ``prod.eu-west-1`` for a stage with
+several regions). The same stack name lives in every region of a stage, so for a
+stage with several regions the stack keys carry the region too
+(``STACK#<account>#<region>#<stack>``, ``LOCK#<account>#<region>#<stack>``): see
+``stack_key``. One-region stages keep the keys they had before waves.
 """
 
 from __future__ import annotations
@@ -40,19 +46,32 @@ def plain(value: Any) -> Any:
     return value
 
 
+def stack_key(account: str, stack: str, region: str | None = None) -> str:
+    """``<account>#<stack>``, or ``<account>#<region>#<stack>`` when ``region`` is given
+    (a stage with several regions: ``plan.Stage.place``)."""
+    return f"{account}#{region}#{stack}" if region else f"{account}#{stack}"
+
+
+def place(record: dict[str, Any]) -> str | None:
+    """The region that keys a record's stack: only for a target of a several-region stage."""
+    target = record.get("target")
+    return record.get("region") if target and target != record.get("stage") else None
+
+
 def put_deployment(table: Any, record: dict[str, Any]) -> None:
     """Write one stage outcome and refresh the stack's LATEST item."""
     finished = record.get("finished_at") or clock.now()
     ts = clock.iso(finished)
+    target = record.get("target") or record["stage"]
     item = {
         "pk": f"APP#{record['app']}",
-        "sk": f"DEPLOY#{ts}#{record['stage']}#{record.get('pipeline_id', '')}",
+        "sk": f"DEPLOY#{ts}#{target}#{record.get('pipeline_id', '')}",
         "kind": "deployment",
         **record,
     }
     table.put_item(Item=clean(item))
     latest = {
-        "pk": f"STACK#{record['account']}#{record['stack']}",
+        "pk": f"STACK#{stack_key(record['account'], record['stack'], place(record))}",
         "sk": "LATEST",
         "kind": "stack",
         **{
@@ -60,7 +79,9 @@ def put_deployment(table: Any, record: dict[str, Any]) -> None:
             for k in (
                 "app",
                 "stage",
+                "target",
                 "account",
+                "region",
                 "stack",
                 "ref",
                 "commit",
@@ -77,8 +98,11 @@ def put_deployment(table: Any, record: dict[str, Any]) -> None:
     table.put_item(Item=clean(latest))
 
 
-def latest_for_stack(table: Any, account: str, stack: str) -> dict[str, Any] | None:
-    item = table.get_item(Key={"pk": f"STACK#{account}#{stack}", "sk": "LATEST"}).get("Item")
+def latest_for_stack(
+    table: Any, account: str, stack: str, region: str | None = None
+) -> dict[str, Any] | None:
+    key = {"pk": f"STACK#{stack_key(account, stack, region)}", "sk": "LATEST"}
+    item = table.get_item(Key=key).get("Item")
     return plain(item) if item else None
 
 

@@ -101,4 +101,4 @@ def release_stage(
     request = DeployRequest.model_construct(app=app, artifact=None, source=source, action="deploy")
     plan = build_plan(request, settings, execution)
     found = next(s for s in plan["stages"] if s["stage"] == stage)
-    return Stage.model_validate(found)
+    return Stage.from_dict(found)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from policy_helpers import as_document, as_list, statements
-from stackrelay import approvals
+from stackrelay import approvals, topology
 from stackrelay.config import Settings
 from stackrelay.model import Source
 from stackrelay.plan import is_release
@@ -40,7 +40,7 @@ TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ORCHESTRATOR_ACCOUNT}:table/stackrelay-
 EXECUTION_ARN = STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + ":run-1"
 CI_ROLES = ("CiPublishRole", "CiApproveRole")
 SETTINGS = Settings(
-    accounts={"dev": "1" * 12, "staging": "2" * 12, "prod": "3" * 12},
+    topology=topology.default({"dev": "1" * 12, "staging": "2" * 12, "prod": "3" * 12}, REGION),
     region=REGION,
     deploy_role_name="d",
     execution_role_name="e",

@@ -53,7 +53,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     No test can reach a real AWS account: the credentials are fake and every
     AWS call goes through ``mock_aws``.
     """
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "STAGE_PARAMETERS", "APPROVAL_STAGES"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "STAGE_PARAMETERS",
+        "TOPOLOGY",
+        "DEPLOY_ACCOUNT_IDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)

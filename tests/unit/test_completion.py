@@ -72,7 +72,7 @@ def record_key() -> dict[str, str]:
 
 
 def wait_for(stage: Stage) -> dict[str, Any]:
-    return {"stage": stage.model_dump(mode="json"), "operation": "deploy", "started_at": 1.0}
+    return {"stage": stage.to_dict(), "operation": "deploy", "started_at": 1.0}
 
 
 def test_request_token_is_deterministic_valid_and_per_operation() -> None:

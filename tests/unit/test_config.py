@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from stackrelay.config import STAGE_ACCOUNT_KEY, STAGES, PollBounds, Settings
+from stackrelay import topology
+from stackrelay.config import PollBounds, Settings
 from stackrelay.errors import ConfigurationError
 
 
 def test_settings_from_env_full_env_reads_every_value(aws_env: dict[str, str]) -> None:
     settings = Settings.from_env(aws_env)
 
-    assert settings.accounts == {
-        "dev": "111111111111",
-        "staging": "222222222222",
-        "prod": "333333333333",
-    }
+    assert settings.topology == topology.default(
+        {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}, "us-east-1"
+    )
     assert settings.region == "us-east-1"
     assert settings.default_branch == "main"
     assert settings.stack_prefix == "sr-"
     assert settings.table_name == "stackrelay-test"
     assert settings.artifact_bucket == "stackrelay-artifacts"
-    assert settings.approval_stages == frozenset({"prod"})
     assert settings.poll == PollBounds()
-    assert settings.stage_parameters == {}
+    assert settings.deploy_accounts is None
     assert settings.approval_timeout_seconds == 72 * 3600
     assert settings.partition == "aws"
 
@@ -68,29 +68,12 @@ def test_settings_from_env_bad_account_id_raises(aws_env: dict[str, str], bad: s
 def test_settings_from_env_stage_parameters_json_parsed(aws_env: dict[str, str]) -> None:
     env = {**aws_env, "STAGE_PARAMETERS": '{"prod": {"LogLevel": "WARN"}}'}
 
-    assert Settings.from_env(env).stage_parameters == {"prod": {"LogLevel": "WARN"}}
+    assert Settings.from_env(env).topology.stage("prod").parameters == {"LogLevel": "WARN"}
 
 
 def test_settings_from_env_stage_parameters_not_json_raises(aws_env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError, match="STAGE_PARAMETERS is not JSON"):
         Settings.from_env({**aws_env, "STAGE_PARAMETERS": "{prod"})
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("prod", {"prod"}),
-        ("staging, prod", {"staging", "prod"}),
-        (" , prod ,", {"prod"}),
-        ("", set()),
-    ],
-)
-def test_settings_from_env_approval_stages_split_on_commas(
-    aws_env: dict[str, str], value: str, expected: set[str]
-) -> None:
-    settings = Settings.from_env({**aws_env, "APPROVAL_STAGES": value})
-
-    assert settings.approval_stages == frozenset(expected)
 
 
 def test_settings_from_env_optional_overrides_applied(aws_env: dict[str, str]) -> None:
@@ -107,30 +90,57 @@ def test_settings_from_env_optional_overrides_applied(aws_env: dict[str, str]) -
 
     assert (settings.poll.minimum, settings.poll.maximum) == (5, 60)
     assert settings.approval_timeout_seconds == 3600
-    assert settings.review_url_output == "WebUrl"
-    assert settings.deploy_role_arn("prod").startswith("arn:aws-us-gov:iam::333333333333:")
+    assert settings.url_output == "WebUrl"
+    assert settings.deploy_role_arn("333333333333").startswith("arn:aws-us-gov:iam::333333333333:")
 
 
-@pytest.mark.parametrize(
-    ("stage", "account"),
-    [("review", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")],
-)
-def test_settings_stage_routes_to_its_account_and_roles(
-    aws_env: dict[str, str], stage: str, account: str
-) -> None:
+def test_settings_roles_are_per_account(aws_env: dict[str, str]) -> None:
     settings = Settings.from_env(aws_env)
 
-    assert settings.account_for(stage) == account
-    assert settings.deploy_role_arn(stage) == f"arn:aws:iam::{account}:role/StackRelayDeployRole"
-    assert settings.execution_role_arn(stage) == (
+    account = "222222222222"
+    assert settings.deploy_role_arn(account) == f"arn:aws:iam::{account}:role/StackRelayDeployRole"
+    assert settings.execution_role_arn(account, "aws-news") == (
         f"arn:aws:iam::{account}:role/StackRelayCloudFormationExecutionRole"
     )
 
 
-def test_settings_unknown_stage_raises_key_error(aws_env: dict[str, str]) -> None:
-    with pytest.raises(KeyError):
-        Settings.from_env(aws_env).account_for("qa")
+TOPOLOGY = {
+    "stages": [
+        {"name": "qa", "account": "444444444444", "regions": ["eu-west-1"]},
+        {"name": "live", "account": "555555555555", "regions": ["eu-west-1", "eu-central-1"]},
+    ]
+}
 
 
-def test_stages_every_stage_has_an_account_key(aws_env: dict[str, str]) -> None:
-    assert set(STAGES) == set(STAGE_ACCOUNT_KEY)
+def test_settings_topology_variable_replaces_the_account_variables(
+    aws_env: dict[str, str],
+) -> None:
+    env = {k: v for k, v in aws_env.items() if not k.endswith("_ACCOUNT_ID")}
+    env["TOPOLOGY"] = json.dumps(TOPOLOGY)
+    env["DEPLOY_ACCOUNT_IDS"] = "444444444444, 555555555555"
+
+    settings = Settings.from_env(env)
+
+    assert [s.name for s in settings.topology.stages] == ["qa", "live"]
+    assert settings.topology.stage("live").regions == ("eu-west-1", "eu-central-1")
+    assert settings.deploy_accounts == frozenset({"444444444444", "555555555555"})
+
+
+def test_settings_topology_invalid_raises_with_its_path(aws_env: dict[str, str]) -> None:
+    bad = {"stages": [{**TOPOLOGY["stages"][0], "regions": ["Mars"]}]}
+
+    with pytest.raises(ConfigurationError, match=r"stages\[0\]\.regions\[0\]"):
+        Settings.from_env({**aws_env, "TOPOLOGY": json.dumps(bad)})
+
+
+def test_settings_stage_parameters_merged_into_topology(aws_env: dict[str, str]) -> None:
+    env = {**aws_env, "TOPOLOGY": json.dumps(TOPOLOGY), "STAGE_PARAMETERS": '{"qa": {"A": "1"}}'}
+
+    assert Settings.from_env(env).topology.stage("qa").parameters == {"A": "1"}
+
+
+def test_settings_stage_parameters_unknown_stage_refused(aws_env: dict[str, str]) -> None:
+    env = {**aws_env, "TOPOLOGY": json.dumps(TOPOLOGY), "STAGE_PARAMETERS": '{"prod": {}}'}
+
+    with pytest.raises(ConfigurationError, match=r"names stage 'prod'.*StageParameters"):
+        Settings.from_env(env)

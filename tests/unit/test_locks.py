@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -307,3 +308,18 @@ def test_acquire_holder_status_unreadable_error_propagates(table: Any, fake_cloc
         locks.acquire(table, DeniedSfn(), ask("arn:b"))
 
     assert locks.holder_of(table, ACCOUNT, STACK)["holder"] == "arn:a"  # type: ignore[index]
+
+
+def test_acquire_same_stack_other_region_of_a_wave_independent(
+    table: Any, sfn: Any, start_execution: Callable[[], str], fake_clock: Any
+) -> None:
+    # One stack name in two regions of one stage: each region has its own lock.
+    a, b = start_execution(), start_execution()
+    east = dataclasses.replace(ask(a, review=False), region="us-east-1")
+    west = dataclasses.replace(ask(b, review=False), region="eu-west-1")
+
+    assert locks.acquire(table, sfn, east)["acquired"] is True
+    assert locks.acquire(table, sfn, west)["acquired"] is True
+    assert locks.holder_of(table, ACCOUNT, STACK, "eu-west-1")["holder"] == b
+    assert locks.release(table, ACCOUNT, STACK, b, "eu-west-1") is True
+    assert locks.holder_of(table, ACCOUNT, STACK, "us-east-1")["holder"] == a

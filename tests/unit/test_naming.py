@@ -166,9 +166,10 @@ def test_stack_name_release_stage_is_prefix_app_stage(stage: str, expected: str)
     assert not is_review_stack("sr-", "app", expected)
 
 
-def test_stack_name_review_without_branch_raises() -> None:
-    with pytest.raises(ValueError, match="branch"):
-        stack_name("sr-", "app", "review")
+def test_stack_name_branch_makes_a_per_branch_stack_whatever_the_stage_name() -> None:
+    # Trust decides (the plan passes the branch for review stages), never the stage's name.
+    assert stack_name("sr-", "app", "preview", "feature/a").startswith("sr-app-preview-feature-a")
+    assert stack_name("sr-", "app", "review") == "sr-app-review"
 
 
 @pytest.mark.parametrize("room", [0, 1, 5, 8, 9, 10, 20, 100])

@@ -8,12 +8,23 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from stackrelay.config import Settings
-from stackrelay.errors import InvalidInput
+import yaml
+from stackrelay import topology
+from stackrelay.config import Settings, with_parameters
+from stackrelay.errors import ConfigurationError, InvalidInput
 from stackrelay.model import parse_request
 from stackrelay.plan import Stage, build_plan, tag_value, template_url
 
 LoadEvent = Callable[[str], dict[str, Any]]
+ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+ISSUE_TOPOLOGY = """
+stages:
+  - {name: review,  account: "111111111111", regions: [us-east-1], trust: review}
+  - {name: qa,      account: "222222222222", regions: [us-east-1]}
+  - {name: staging, account: "222222222222", regions: [us-west-2]}
+  - {name: prod,    account: "333333333333", regions: [us-east-1, eu-west-1], approval: true,
+     concurrency: 1, tolerate: 1}
+"""
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:stackrelay-deploy:run-1"
 TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
 
@@ -193,10 +204,17 @@ def test_build_plan_input_cannot_choose_routing(
         plan_for(payload, settings)
 
 
-def test_build_plan_approval_stages_from_settings(
+def with_topology(settings: Settings, text: str) -> Settings:
+    return dataclasses.replace(settings, topology=topology.parse(yaml.safe_load(text)))
+
+
+def test_build_plan_approval_stages_from_topology(
     load_event: LoadEvent, settings: Settings
 ) -> None:
-    both = dataclasses.replace(settings, approval_stages=frozenset({"staging", "prod"}))
+    both = dataclasses.replace(
+        settings,
+        topology=topology.default(ACCOUNTS, "us-east-1", approval_stages=("staging", "prod")),
+    )
 
     staging, prod = plan_for(load_event("deploy_main.json"), both)["stages"]
 
@@ -208,7 +226,10 @@ def test_build_plan_stage_parameters_merged_over_stage(
     load_event: LoadEvent, settings: Settings
 ) -> None:
     custom = dataclasses.replace(
-        settings, stage_parameters={"prod": {"LogLevel": "WARN"}, "staging": {"Stage": "stg"}}
+        settings,
+        topology=with_parameters(
+            settings.topology, {"prod": {"LogLevel": "WARN"}, "staging": {"Stage": "stg"}}
+        ),
     )
 
     staging, prod = plan_for(load_event("deploy_main.json"), custom)["stages"]
@@ -283,3 +304,96 @@ def test_template_url_pins_the_verified_version() -> None:
     assert template_url("b", "app/k.yaml", "eu-west-1", "v.1_x") == (
         "https://b.s3.eu-west-1.amazonaws.com/app/k.yaml?versionId=v.1_x"
     )
+
+
+def test_build_plan_waves_release_stages_in_order_one_target_per_region(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    plan = plan_for(load_event("deploy_main.json"), with_topology(settings, ISSUE_TOPOLOGY))
+
+    waves = plan["waves"]
+    assert [(w["name"], w["concurrency"], w["tolerate"]) for w in waves] == [
+        ("qa", 0, 0),
+        ("staging", 0, 0),
+        ("prod", 1, 1),
+    ]
+    assert [[(t["target"], t["region"]) for t in w["targets"]] for w in waves] == [
+        [("qa", "us-east-1")],
+        [("staging", "us-west-2")],
+        [("prod.us-east-1", "us-east-1"), ("prod.eu-west-1", "eu-west-1")],
+    ]
+    east, west = waves[2]["targets"]
+    assert east["stack"] == west["stack"] == "sr-aws-news-prod"
+    assert east["account"] == west["account"] == "333333333333"
+    assert east["approval"] and west["approval"]
+    assert {t["trust"] for w in waves for t in w["targets"]} == {"release"}
+    assert plan["stages"] == [t for w in waves for t in w["targets"]]
+    # One-region stages keep today's keys; a wave's regions each get their own.
+    assert [Stage.from_dict(t).place for t in plan["stages"]] == [
+        None,
+        None,
+        "us-east-1",
+        "eu-west-1",
+    ]
+
+
+def test_build_plan_feature_ref_deploys_only_review_stages(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    plan = plan_for(load_event("deploy_feature.json"), with_topology(settings, ISSUE_TOPOLOGY))
+
+    (wave,) = plan["waves"]
+    assert (wave["name"], wave["trust"]) == ("review", "review")
+    (target,) = wave["targets"]
+    assert target["trust"] == "review" and target["protect"] is False
+    assert target["stack"].startswith("sr-aws-news-review-feature-login-")
+
+
+def test_build_plan_new_stage_is_configuration_only(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    text = ISSUE_TOPOLOGY + '  - {name: canary, account: "444444444444", regions: [ap-south-1]}\n'
+
+    plan = plan_for(load_event("deploy_main.json"), with_topology(settings, text))
+
+    canary = plan["stages"][-1]
+    assert (canary["stage"], canary["account"], canary["region"]) == (
+        "canary",
+        "444444444444",
+        "ap-south-1",
+    )
+    assert canary["stack"] == "sr-aws-news-canary"
+    assert canary["role_arn"] == "arn:aws:iam::444444444444:role/StackRelayDeployRole"
+    assert canary["parameters"] == {"Stage": "canary"}
+
+
+def test_build_plan_no_review_stage_refuses_feature_refs(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    text = 'stages: [{name: prod, account: "333333333333", regions: [us-east-1]}]'
+
+    with pytest.raises(InvalidInput, match="has no review stage"):
+        plan_for(load_event("deploy_feature.json"), with_topology(settings, text))
+
+
+def test_build_plan_account_outside_deploy_account_ids_refused(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    custom = dataclasses.replace(
+        with_topology(settings, ISSUE_TOPOLOGY),
+        deploy_accounts=frozenset({"111111111111", "222222222222"}),
+    )
+
+    with pytest.raises(ConfigurationError, match=r"333333333333.*DeployAccountIds"):
+        plan_for(load_event("deploy_main.json"), custom)
+
+
+def test_stage_from_dict_ignores_unknown_keys_and_names_missing_ones(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    planned = plan_for(load_event("deploy_main.json"), settings)["stages"][0]
+
+    assert Stage.from_dict({**planned, "later": 1}).to_dict() == planned
+    missing = {k: v for k, v in planned.items() if k not in ("stack", "account")}
+    with pytest.raises(InvalidInput, match="missing account, stack"):
+        Stage.from_dict(missing)

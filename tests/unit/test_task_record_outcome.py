@@ -74,7 +74,9 @@ def test_record_deployed_review_writes_history_and_returns_url(
 
     assert result == {
         "stage": "review",
+        "target": "review",
         "account": "111111111111",
+        "region": "us-east-1",
         "stack": stage.stack,
         "outcome": "deployed",
         "url": "https://api.example.com",

@@ -53,19 +53,19 @@ class ApprovalAction(BaseModel):
     app: str = Field(pattern=APP_PATTERN)
     execution: str | None = Field(default=None, pattern=EXECUTION_PATTERN)
     pipeline_id: str | None = Field(default=None, pattern=PIPELINE_PATTERN)
-    stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{0,39}(\.[a-z0-9-]{1,30})?$")
     digest: str | None = Field(default=None, pattern=DIGEST_PATTERN)
     reason: SafeText | None = Field(default=None, max_length=1024)
 
 
 def _stale_reason(item: dict[str, Any]) -> str | None:
     """Why the reviewed change set can no longer run, or None if it still can."""
-    role = SETTINGS.deploy_role_arn(item["stage"])
+    role = SETTINGS.deploy_role_arn(item["account"])
     session = sessions.assume_role(
         sessions.client("sts"),
         role,
         f"stackrelay-approval-{item['pipeline_id']}",
-        SETTINGS.region,
+        item.get("region") or SETTINGS.region,
     )
     found = cfn.describe_change_set(
         session.client("cloudformation", retries=True), item["stack"], item["change_set"]

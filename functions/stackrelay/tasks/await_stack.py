@@ -51,7 +51,7 @@ def await_stack(table: Any, sfn: Any, event: AwaitStackEvent) -> dict[str, Any]:
     stage = event.stage
     record_key = completion.key(stage.account, stage.region, stage.stack, event.request_token)
     wait = {
-        "stage": stage.model_dump(mode="json"),
+        "stage": stage.to_dict(),
         "operation": event.operation,
         "started_at": event.started_at,
         "expected_seconds": event.expected_seconds,

@@ -34,7 +34,7 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
     cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
     name = event.error.get("Error") or "States.Runtime"
     try:
-        item = approvals.get(table, stage.execution, stage.stage)
+        item = approvals.get(table, stage.execution, stage.approval_key)
     except ApprovalNotFound:  # no approval stage, or it failed before asking for one
         return {"Error": name, "Cause": event.error.get("Cause") or ""}
     if name == "DeploymentRejected":

@@ -31,7 +31,11 @@ class LockEvent(BaseModel):
 def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
     stage = event.stage
     if event.action == "release":
-        return {"acquired": not locks.release(table, stage.account, stage.stack, event.holder)}
+        return {
+            "acquired": not locks.release(
+                table, stage.account, stage.stack, event.holder, stage.place
+            )
+        }
     lease = STACK_LEASE_SECONDS + (stage.approval_timeout_seconds if stage.approval else 0)
     request = locks.LockRequest(
         account=stage.account,
@@ -39,6 +43,7 @@ def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
         holder=event.holder,
         commit=stage.commit,
         review=stage.stage == "review",
+        region=stage.place,
         lease_seconds=lease,
         max_wait_seconds=MAX_LOCK_WAIT_SECONDS,
         waiting_since=event.lock.get("waiting_since"),

@@ -81,11 +81,11 @@ def recover(
     name = execution_name(action.app, "recover", action.stage, pipeline_id, secrets.token_hex(3))
     stage = reviews.release_stage(settings, action.app, action.stage, "0000000", pipeline_id, name)
     # The record says which commit the stack runs; the plan's names do not depend on it.
-    latest = records.latest_for_stack(table, stage.account, stage.stack) or {}
+    latest = records.latest_for_stack(table, stage.account, stage.stack, stage.place) or {}
     if latest.get("commit"):
-        stage = stage.model_copy(update={"commit": latest["commit"]})
+        stage = stage.replace(commit=latest["commit"])
     execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
-    stage = stage.model_copy(update={"action": "recover", "execution_arn": execution_arn})
+    stage = stage.replace(action="recover", execution_arn=execution_arn)
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
     stack = cfn.describe_stack(session.client("cloudformation", retries=True), stage.stack)
     status = stack["StackStatus"] if stack else "absent"
@@ -103,7 +103,7 @@ def recover(
     started = sfn.start_execution(
         stateMachineArn=machine,
         name=name,
-        input=json.dumps({"stage": stage.model_dump(), "skip": action.skip}),
+        input=json.dumps({"stage": stage.to_dict(), "skip": action.skip}),
     )
     return {"executionArn": started["executionArn"], "stack": stage.stack, "status": status}
 

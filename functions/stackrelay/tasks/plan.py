@@ -18,7 +18,7 @@ SETTINGS = Settings.from_env()
 
 def release_started(plan: dict[str, Any]) -> dict[str, Any]:
     """The ``Release Started`` detail: who asked for what, and the stages it will run."""
-    first = Stage.model_validate(plan["stages"][0])
+    first = Stage.from_dict(plan["stages"][0])
     return {
         **events.source_detail(first),
         "action": plan["action"],

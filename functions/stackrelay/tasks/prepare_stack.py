@@ -27,7 +27,7 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else None
     state = classify(status)
-    latest = records.latest_for_stack(table, stage.account, stage.stack) or {}
+    latest = records.latest_for_stack(table, stage.account, stage.stack, stage.place) or {}
     result = {
         "status": status,
         "change_set_type": "UPDATE",

@@ -48,7 +48,7 @@ def decision(table: Any, stage: Stage) -> dict[str, Any]:
     if not stage.approval:
         return {}
     try:
-        item = approvals.get(table, stage.execution, stage.stage)
+        item = approvals.get(table, stage.execution, stage.approval_key)
     except ApprovalNotFound:
         return {}
     return {
@@ -102,6 +102,7 @@ def write(
     entry = {
         "app": stage.app,
         "stage": stage.stage,
+        "target": stage.target or stage.stage,
         "account": stage.account,
         "region": stage.region,
         "stack": stage.stack,
@@ -123,7 +124,7 @@ def write(
         "started_at": started,
         "finished_at": finished,
         "duration_seconds": round(finished - started, 3) if started else None,
-        "url": outputs.get(review_url_output),
+        "url": outputs.get(stage.url_output or review_url_output),
         "outputs": outputs,
         "error": error,
         "reason": message,
@@ -132,7 +133,7 @@ def write(
         "approver": None,
         **decision(table, stage),
     }
-    previous = records.latest_for_stack(table, stage.account, stage.stack)
+    previous = records.latest_for_stack(table, stage.account, stage.stack, stage.place)
     entry["failing_since"] = delivery.failing_since(previous, entry)
     entry["lead_time_seconds"] = delivery.lead_time(entry)
     records.put_deployment(table, {k: v for k, v in entry.items() if k != "outputs"})
@@ -143,7 +144,9 @@ def line(entry: dict[str, Any]) -> dict[str, Any]:
     """The stage's line in the execution output (the ASL's ResultSelector names each key)."""
     keys = (
         "stage",
+        "target",
         "account",
+        "region",
         "stack",
         "outcome",
         "url",
@@ -213,7 +216,7 @@ class _Unreadable:
 @retryable_throttling
 def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
     entry, previous = write(
-        sessions.table(SETTINGS.table_name), event, SETTINGS.review_url_output, _stack_client(event)
+        sessions.table(SETTINGS.table_name), event, SETTINGS.url_output, _stack_client(event)
     )
     result = line(entry)
     metrics.add_dimension(name="App", value=event.stage.app)

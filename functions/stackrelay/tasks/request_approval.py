@@ -35,12 +35,13 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
         execution=stage.execution,
         app=stage.app,
         pipeline_id=stage.pipeline_id,
-        stage=stage.stage,
+        stage=stage.approval_key,
         token=event.token,
         timeout_seconds=stage.approval_timeout_seconds,
         details={
             "account": stage.account,
             "region": stage.region,
+            "wave": stage.stage,
             "stack": stage.stack,
             "project": stage.project,
             "project_id": stage.project_id,
@@ -81,7 +82,7 @@ def approval_requested(stage: Stage, change_set: dict[str, Any], view: dict[str,
         },
         approve_job_url=stage.pipeline_url,
         approve_command=f"stackrelay approve --app {stage.app} --pipeline-id "
-        f"{stage.pipeline_id} --stage {stage.stage}",
+        f"{stage.pipeline_id} --stage {stage.approval_key}",
         requested_at=view["requested_at"],
         expires_at=view["expires_at"],
     )
