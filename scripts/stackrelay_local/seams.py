@@ -565,6 +565,66 @@ def _wait_simulated(
                 runtime.clock.advance_to(wake if deadline is None else min(wake, deadline))
 
 
+Json = dict[str, Any]
+
+
+def _wrap_cfn_create(
+    patcher: Patcher,
+    seam: str,
+    before: Callable[[Json], Json] | None = None,
+    after: Callable[[Any, Json, str, str], None] | None = None,
+) -> None:
+    """Wrap a model's ``create_from_cloudformation_json``: ``before`` rewrites the
+    resource's template entry, ``after(resource, entry, account, region)`` completes it."""
+    owner, attr = _owner_and_attr(seam)
+    original = getattr(owner, attr).__func__
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        entry = before(cloudformation_json) if before else cloudformation_json
+        resource = original(cls, resource_name, entry, account_id, region_name, **kwargs)
+        if after:
+            after(resource, entry, account_id, region_name)
+        return resource
+
+    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
+
+
+def _wrap_cfn_update(
+    patcher: Patcher,
+    seam: str,
+    before: Callable[[Json], Json] | None = None,
+    after: Callable[[Any, Json, str, str], None] | None = None,
+) -> None:
+    """``_wrap_cfn_create`` for ``update_from_cloudformation_json``."""
+    owner, attr = _owner_and_attr(seam)
+    original = getattr(owner, attr).__func__
+
+    def update_from_cloudformation_json(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        entry = before(cloudformation_json) if before else cloudformation_json
+        resource = original(
+            cls, original_resource, new_resource_name, entry, account_id, region_name
+        )
+        if after:
+            after(resource, entry, account_id, region_name)
+        return resource
+
+    patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
+
+
 def _install_events(runtime: Runtime, patcher: Patcher) -> None:
     """EventBridge delivery and Step Functions status events (stackrelay_local.events)."""
     owner, attr = _owner_and_attr("events_send_to_targets")
@@ -578,21 +638,8 @@ def _install_events(runtime: Runtime, patcher: Patcher) -> None:
     patcher.set(owner, attr, send_to_targets)
     runtime.events.start(original_send)
 
-    owner, attr = _owner_and_attr("events_bus_cfn")
-    original_bus = getattr(owner, attr).__func__
-
-    def create_bus_from_cloudformation_json(
-        cls: Any,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        bus = original_bus(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        policy = (cloudformation_json.get("Properties") or {}).get("Policy")
+    def apply_bus_policy(bus: Any, entry: Json, account_id: str, region_name: str) -> None:
+        policy = (entry.get("Properties") or {}).get("Policy")
         if isinstance(policy, str):
             policy = json.loads(policy)
         if isinstance(policy, dict):
@@ -609,9 +656,8 @@ def _install_events(runtime: Runtime, patcher: Patcher) -> None:
             resolve("events_backends")[account_id][region_name].put_permission(
                 bus.name, None, None, None, None, json.dumps(policy)
             )
-        return bus
 
-    patcher.set(owner, attr, classmethod(create_bus_from_cloudformation_json))
+    _wrap_cfn_create(patcher, "events_bus_cfn", after=apply_bus_policy)
 
     owner, attr = _owner_and_attr("sfn_send_task_failure")
     empty_result = importlib.import_module("moto.core.responses").EmptyResult
@@ -882,107 +928,25 @@ def _install_state_machine_substitutions(patcher: Patcher) -> None:
             cloudformation_json = dict(cloudformation_json, Properties=props)
         return cloudformation_json
 
-    owner, attr = _owner_and_attr("state_machine_cfn")
-    original_create = getattr(owner, attr).__func__
-
-    def create_from_cloudformation_json(
-        cls: Any,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        return original_create(
-            cls, resource_name, _substituted(cloudformation_json), account_id, region_name, **kwargs
-        )
-
-    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
-
-    owner, attr = _owner_and_attr("state_machine_cfn_update")
-    original_update = getattr(owner, attr).__func__
-
-    def update_from_cloudformation_json(
-        cls: Any,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        return original_update(
-            cls,
-            original_resource,
-            new_resource_name,
-            _substituted(cloudformation_json),
-            account_id,
-            region_name,
-        )
-
-    patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
+    _wrap_cfn_create(patcher, "state_machine_cfn", before=_substituted)
+    _wrap_cfn_update(patcher, "state_machine_cfn_update", before=_substituted)
 
 
 def _install_bucket_versioning(patcher: Patcher) -> None:
-    def _versioning(bucket: Any, cloudformation_json: Any, account_id: str) -> None:
-        props = cloudformation_json.get("Properties") or {}
+    def versioning(bucket: Any, entry: Json, account_id: str, region_name: str) -> None:
+        props = entry.get("Properties") or {}
         status = (props.get("VersioningConfiguration") or {}).get("Status")
         if status in ("Enabled", "Suspended"):
             backend = resolve("s3_backends")[account_id]["aws"]
             backend.put_bucket_versioning(bucket.name, status)
 
-    owner, attr = _owner_and_attr("bucket_cfn")
-    original_create = getattr(owner, attr).__func__
-
-    def create_from_cloudformation_json(
-        cls: Any,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        bucket = original_create(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        _versioning(bucket, cloudformation_json, account_id)
-        return bucket
-
-    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
-
-    owner, attr = _owner_and_attr("bucket_cfn_update")
-    original_update = getattr(owner, attr).__func__
-
-    def update_from_cloudformation_json(
-        cls: Any,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        bucket = original_update(
-            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        )
-        _versioning(bucket, cloudformation_json, account_id)
-        return bucket
-
-    patcher.set(owner, attr, classmethod(update_from_cloudformation_json))
+    _wrap_cfn_create(patcher, "bucket_cfn", after=versioning)
+    _wrap_cfn_update(patcher, "bucket_cfn_update", after=versioning)
 
 
 def _install_rest_api_body(patcher: Patcher) -> None:
-    owner, attr = _owner_and_attr("rest_api_cfn")
-    original = getattr(owner, attr).__func__
-
-    def create_from_cloudformation_json(
-        cls: Any,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        api = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        body = (cloudformation_json.get("Properties") or {}).get("Body")
+    def import_body(api: Any, entry: Json, account_id: str, region_name: str) -> None:
+        body = (entry.get("Properties") or {}).get("Body")
         if isinstance(body, dict) and body.get("paths"):
             # moto imports OpenAPI 3 only; SAM writes Swagger 2.0. Paths, methods and
             # x-amazon-apigateway-integration read the same in both for this purpose.
@@ -991,9 +955,8 @@ def _install_rest_api_body(patcher: Patcher) -> None:
             document.setdefault("info", {}).setdefault("description", "")
             backend = resolve("apigateway_backends")[account_id][region_name]
             backend.put_rest_api(api.id, document, fail_on_warnings=False, mode="overwrite")
-        return api
 
-    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
+    _wrap_cfn_create(patcher, "rest_api_cfn", after=import_body)
 
 
 def _install_provisioning(runtime: Runtime, patcher: Patcher) -> None:
