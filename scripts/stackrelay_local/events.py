@@ -474,7 +474,12 @@ class EventBridge:
             self._record(rule, target, event, "delivered", "", at, attempt)
 
     # -- targets --------------------------------------------------------------
-    def _payload(self, target: dict[str, Any], event: dict[str, Any]) -> Any:
+    def _payload(self, target: dict[str, Any], event: dict[str, Any]) -> str:
+        """What the target receives, as text: Input, InputPath, InputTransformer or the event."""
+        chosen = self._chosen_input(target, event)
+        return chosen if isinstance(chosen, str) else json.dumps(chosen)
+
+    def _chosen_input(self, target: dict[str, Any], event: dict[str, Any]) -> Any:
         if "Input" in target:
             try:
                 return json.loads(target["Input"])
@@ -518,9 +523,7 @@ class EventBridge:
         if denied:
             self._record(rule, target, event, "refused", denied, at, attempt)
             return
-        payload = self._payload(target, event)
-        body = payload if isinstance(payload, str) else json.dumps(payload)
-        _, errored, _ = fn._invoke_lambda(event=body)
+        _, errored, _ = fn._invoke_lambda(event=self._payload(target, event))
         if not errored:
             self._record(rule, target, event, "delivered", "", at, attempt)
             return
@@ -537,9 +540,7 @@ class EventBridge:
             backend.get_topic(arn)
         except Exception as exc:
             raise _Refused(f"topic {arn} does not exist") from exc
-        payload = self._payload(target, event)
-        message = payload if isinstance(payload, str) else json.dumps(payload)
-        backend.publish(message=message, arn=arn)
+        backend.publish(message=self._payload(target, event), arn=arn)
 
     def _to_queue(
         self, target: dict[str, Any], event: dict[str, Any], account: str, region: str, name: str
@@ -557,10 +558,9 @@ class EventBridge:
                 )
             if not group_id:
                 raise _Refused(f"target {target.get('Id')} needs SqsParameters.MessageGroupId")
-        payload = self._payload(target, event)
         backend.send_message(
             queue_name=name,
-            message_body=payload if isinstance(payload, str) else json.dumps(payload),
+            message_body=self._payload(target, event),
             group_id=group_id,
         )
 
@@ -581,11 +581,10 @@ class EventBridge:
         if account != str(rule.account_id):
             raise _Refused("Step Functions targets must be in the rule's account")
         backend = seams.resolve("sfn_parser_backends")[account][region]
-        payload = self._payload(target, event)
         backend.start_execution(
             state_machine_arn=arn,
             name=uuid.uuid4().hex,
-            execution_input=payload if isinstance(payload, str) else json.dumps(payload),
+            execution_input=self._payload(target, event),
         )
 
     def _to_bus(
