@@ -126,7 +126,7 @@ class Settings:
             ),
             url_output=env.get("REVIEW_URL_OUTPUT", "").strip() or "ApiUrl",
             approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", 72 * 3600)),
-            deploy_accounts=_accounts(env.get("DEPLOY_ACCOUNT_IDS", "")),
+            deploy_accounts=_accounts(env.get("DEPLOY_ACCOUNT_IDS")),
             partition=env.get("AWS_PARTITION", "aws"),
             completion=StackCompletion(mode=mode, fallback_seconds=fallback),
         )
@@ -140,9 +140,20 @@ class Settings:
         return f"arn:{self.partition}:iam::{account}:role/{self.execution_role_name}"
 
 
-def _accounts(text: str) -> frozenset[str] | None:
+MAX_DEPLOY_ACCOUNTS = 10
+"""The task role's policy has this many deploy-role slots (template.yaml, TaskRole)."""
+
+
+def _accounts(text: str | None) -> frozenset[str] | None:
+    if text is None:
+        return None
     found = frozenset(a.strip() for a in text.split(",") if a.strip())
-    return found or None
+    if len(found) > MAX_DEPLOY_ACCOUNTS:
+        raise ConfigurationError(
+            f"DeployAccountIds lists {len(found)} accounts; the task role's policy holds at "
+            f"most {MAX_DEPLOY_ACCOUNTS}. Split the topology over two orchestrators."
+        )
+    return found
 
 
 def with_parameters(topo: Topology, extra: Any) -> Topology:

@@ -190,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="start of the period: 30d, 12h, 2w or a date such as 2026-11-01 (default 30d)",
     )
 
+    p = command("topology", "The release topology: stages, accounts and regions.")
+    tp = p.add_subparsers(dest="topology_command", required=True, metavar="TOPOLOGY_COMMAND")
+    lp = tp.add_parser(
+        "check",
+        help="Validate a topology file (YAML or JSON) and print the orchestrator's Topology "
+        "parameter value.",
+    )
+    _common(lp)
+    lp.add_argument("file", metavar="FILE", help="the topology file")
+
     p = command("local", "The local engine: AWS on this machine, no account needed.")
     local = p.add_subparsers(dest="local_command", required=True, metavar="LOCAL_COMMAND")
     lp = local.add_parser("up", help="Serve the local engine on http://localhost:PORT.")
@@ -236,6 +246,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     from stackrelay_cli import commands, operations
 
+    if args.command == "topology":
+        from stackrelay_cli import topology_file
+
+        return topology_file.check(args)
     if args.command == "local":
         from stackrelay_cli import local, render
 

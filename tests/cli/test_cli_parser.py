@@ -22,6 +22,7 @@ COMMANDS = [
     "recover",
     "history",
     "metrics",
+    "topology",
     "local",
 ]
 LOCAL_COMMANDS = ["up", "release", "demo"]

@@ -53,7 +53,8 @@ def test_completion_bus_admits_only_target_accounts_and_cloudformation_events() 
     template = _load(ROOT / "template.yaml")
     policy = template["Resources"]["CompletionBus"]["Properties"]["Policy"]
     [statement] = policy["Statement"]
-    principals = [p["Fn::Sub"] for p in statement["Principal"]["AWS"]]
+    condition, with_ids, without = statement["Principal"]["AWS"]["Fn::If"]
+    principals = [p["Fn::Sub"] for p in without]
 
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "events:PutEvents"
@@ -61,4 +62,6 @@ def test_completion_bus_admits_only_target_accounts_and_cloudformation_events() 
         f"arn:${{AWS::Partition}}:iam::${{{name}}}:root"
         for name in ("DevAccountId", "StagingAccountId", "ProdAccountId")
     )
+    # With DeployAccountIds (a topology's accounts): exactly those accounts.
+    assert (condition, with_ids) == ("HasDeployAccountIds", {"Ref": "DeployAccountIds"})
     assert statement["Condition"] == {"StringEquals": {"events:source": "aws.cloudformation"}}

@@ -173,6 +173,16 @@ def _transformed_repo() -> dict[str, dict[str, Any]]:
     return transformed(template())
 
 
+def resolve(value: Any, **params: Any) -> Any:
+    """Resolve intrinsics (Fn::If on the template's conditions, Sub, Select, Split, Join)
+    over the test parameters and ``params``."""
+    from test_setup_policies import Renderer
+
+    t = _loaded()
+    scope = {"Parameters": t["Parameters"], "Conditions": t["Conditions"], "Resources": {}}
+    return Renderer(scope, {**PARAMETERS, **params}, ORCHESTRATOR_ACCOUNT).resolve(value)
+
+
 def resolve_sub(value: Any) -> Any:
     """Resolve a string Fn::Sub / Ref over the test parameters (enough for role ARNs)."""
     names = {**PSEUDO, **PARAMETERS, "DeployRoleName": "StackRelayDeployRole"}
@@ -409,7 +419,7 @@ def assume_role_violations(resources: dict[str, dict[str, Any]]) -> list[str]:
             continue
         if not where.startswith("TaskRole/"):
             found.append(f"{where}: sts:AssumeRole outside the TaskRole")
-        targets = {str(resolve_sub(r)) for r in as_list(st.get("Resource", []))}
+        targets = {str(r) for r in as_list(resolve(st.get("Resource", [])))}
         if not targets <= DEPLOY_ROLE_ARNS:
             found.append(f"{where}: assumes {sorted(targets - DEPLOY_ROLE_ARNS)}")
     return found
@@ -456,7 +466,7 @@ def test_template_transform_expands_every_function_policy() -> None:
     assert roles <= walked
 
 
-def test_task_role_assumes_exactly_the_three_deploy_roles() -> None:
+def _assume_grant() -> Any:
     resources = _transformed_repo()
     grants = [
         st
@@ -464,13 +474,38 @@ def test_task_role_assumes_exactly_the_three_deploy_roles() -> None:
         if where.startswith("TaskRole/") and "sts:AssumeRole" in as_list(st["Action"])
     ]
     assert len(grants) == 1
-    assert {resolve_sub(r) for r in as_list(grants[0]["Resource"])} == DEPLOY_ROLE_ARNS
+    return grants[0]["Resource"]
+
+
+def test_task_role_without_deploy_account_ids_assumes_the_three_deploy_roles() -> None:
+    assert set(resolve(_assume_grant())) == DEPLOY_ROLE_ARNS
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 10])
+def test_task_role_assumes_exactly_the_deploy_roles_of_deploy_account_ids(count: int) -> None:
+    accounts = [f"{n:012d}" for n in range(500000000000, 500000000000 + count)]
+
+    granted = resolve(_assume_grant(), DeployAccountIds=",".join(accounts))
+
+    assert len(granted) == 10  # every slot holds a real deploy role (padding repeats one)
+    assert set(granted) == {f"arn:aws:iam::{a}:role/StackRelayDeployRole" for a in accounts}
+
+
+def test_deploy_account_ids_reach_the_functions_and_the_completion_bus() -> None:
+    t = _loaded()
+    variable = t["Globals"]["Function"]["Environment"]["Variables"]["DEPLOY_ACCOUNT_IDS"]
+    bus = t["Resources"]["CompletionBus"]["Properties"]["Policy"]["Statement"][0]
+    ids = "555555555555,666666666666"
+
+    assert resolve(variable, DeployAccountIds=ids) == ids
+    assert resolve(variable) == "222222222222,333333333333,444444444444"
+    assert resolve(bus["Principal"]["AWS"], DeployAccountIds=ids) == ids.split(",")
 
 
 def test_handler_reads_found_the_shared_configuration() -> None:
     # The scan is not vacuous: config.py's need("...") names and a task's own variable count.
     reads = handler_reads()
-    assert {"DEV_ACCOUNT_ID", "TABLE_NAME", "APPROVAL_STAGES"} <= reads["stackrelay/config.py"]
+    assert {"DEV_ACCOUNT_ID", "TABLE_NAME", "TOPOLOGY"} <= reads["stackrelay/config.py"]
     assert "TEARDOWN_STATE_MACHINE_ARN" in reads["stackrelay/tasks/reaper.py"]
 
 
@@ -591,7 +626,8 @@ def _resource_star_scoped_action(t: Template) -> None:
 
 def _assume_any_role(t: Template) -> None:
     policy = t["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    policy["Statement"][0]["Resource"].append({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/*"})
+    grant = policy["Statement"][0]["Resource"]["Fn::If"]  # [condition, with ids, without]
+    grant[2].append({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/*"})
 
 
 def _assume_role_outside_task_role(t: Template) -> None:
