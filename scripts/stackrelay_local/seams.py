@@ -114,7 +114,7 @@ SEAMS: dict[str, Seam] = {
     "cfn_backend": Seam(
         "moto.cloudformation.models:cloudformation_backends",
         "read/write: backend.stacks, change_sets, deleted_stacks, create_change_set(), "
-        "execute_change_set(), delete_stack()",
+        "execute_change_set(), delete_stack(), create_stack() (nested stacks)",
     ),
     "cfn_stack": Seam(
         "moto.cloudformation.models:Stack",
@@ -337,6 +337,14 @@ SEAMS: dict[str, Seam] = {
         "moto.s3.models:FakeBucket.update_from_cloudformation_json",
         "same, when a stack update turns versioning on",
     ),
+    "nested_stack_cfn": Seam(
+        "moto.cloudformation.models:Stack.create_from_cloudformation_json",
+        "moto creates a nested stack (AWS::CloudFormation::Stack, what SAM makes of an "
+        "AWS::Serverless::Application) from the latest object at TemplateURL, as written: "
+        "we read the pinned version and process it as CloudFormation would (the SAM "
+        "transform); moto's update deletes and re-creates through here",
+        ("resource_name", "cloudformation_json", "account_id", "region_name"),
+    ),
     "threaded_server": Seam(
         "moto.moto_server.threaded_moto_server:ThreadedMotoServer",
         "an HTTP endpoint into the in-process engine (same backends as mock_aws) for "
@@ -531,6 +539,7 @@ def install(runtime: Runtime) -> Patcher:
     _install_history(runtime, patcher)
     _install_state_machine_substitutions(patcher)
     _install_rest_api_body(patcher)
+    _install_nested_stacks(patcher)
     _install_provisioning(runtime, patcher)
     _install_s3_faults(runtime, patcher)
     owner, attr = _owner_and_attr("sfn_models_backends")
@@ -957,6 +966,38 @@ def _install_rest_api_body(patcher: Patcher) -> None:
             backend.put_rest_api(api.id, document, fail_on_warnings=False, mode="overwrite")
 
     _wrap_cfn_create(patcher, "rest_api_cfn", after=import_body)
+
+
+def _install_nested_stacks(patcher: Patcher) -> None:
+    from stackrelay_local.sam import TemplateError, load_template, process_template
+
+    owner, attr = _owner_and_attr("nested_stack_cfn")
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        props = cloudformation_json.get("Properties") or {}
+        url = str(props.get("TemplateURL") or "")
+        parameters = {k: str(v) for k, v in (props.get("Parameters") or {}).items()}
+        try:
+            bucket, key = parse_template_url(url)
+            body = read_s3_object(bucket, key, template_url_version(url))
+            template = process_template(
+                load_template(body), parameters, account_id, region_name, read_s3_object
+            )
+        except TemplateError as exc:
+            raise cfn_validation_error(f"Nested stack {resource_name}: {exc}") from exc
+        backend = resolve("cfn_backend")[account_id][region_name]
+        return backend.create_stack(
+            name=resource_name, template=json.dumps(template), parameters=parameters
+        )
+
+    patcher.set(owner, attr, classmethod(create_from_cloudformation_json))
 
 
 def _install_provisioning(runtime: Runtime, patcher: Patcher) -> None:

@@ -181,15 +181,7 @@ def test_function_without_codeuri_ships_the_template_folder(publish) -> None:
         ("python-layer", []),
         ("node-dep", []),
         ("typescript-esbuild", []),
-        pytest.param(
-            "nested-app",
-            [],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the local engine applies the SAM transform to the root template only: "
-                "the nested stack's AWS::Serverless::Function fails by name (engine #12)",
-            ),
-        ),
+        ("nested-app", []),
         ("no-codeuri", ["--parameter", "Greeting=hello"]),
     ],
 )
