@@ -25,7 +25,9 @@ from stackrelay.errors import (
     ApprovalAlreadyDecided,
     ApprovalExpired,
     ApprovalNotFound,
+    ApproverNotAllowed,
     InvalidInput,
+    SummaryMismatch,
 )
 from stackrelay.records import clean, plain
 
@@ -43,6 +45,43 @@ def may_decide(caller: Any) -> bool:
     GitLab's ``ref_protected`` claim.
     """
     return bool(caller.ref_protected and caller.ref_type == "branch")
+
+
+def check_decision(item: dict[str, Any], caller: Any, action: str, digest: str | None) -> None:
+    """May ``caller`` decide (``approve``/``reject``) ``item`` now, having been shown
+    ``digest``? Raises the domain error that says why not; returns when it may.
+
+    The project was checked before the approval was found (registry.check). Order
+    matters: who may decide first (says nothing of the approval), then what was shown,
+    then whether it is still open (an expired one is settled by the caller).
+    """
+    if not may_decide(caller):
+        raise ApproverNotAllowed(
+            f"{caller.describe()} may not decide: approvals come only from a job on a "
+            "protected branch of the app's project (the approve job of the release "
+            "pipeline). Nothing was decided."
+        )
+    if action == "approve" and digest is None:
+        raise InvalidInput(
+            "approve needs the digest of the change summary you were shown (digest); "
+            "`stackrelay approve` shows it and sends it."
+        )
+    if digest is not None and digest != item["digest"]:
+        raise SummaryMismatch(
+            f"The {item['stage']} change set waiting for {item['app']} is not the one whose "
+            "summary was shown (digests differ). Nothing was decided: run approve again "
+            "and review what it shows."
+        )
+    check_open(item)
+
+
+def needs_stale_check(item: dict[str, Any]) -> bool:
+    """Must the change set be checked again before this decision is sent?
+
+    Not for a retry of a decision whose answer may already have reached Step
+    Functions (``deciding``): the change set may be executing by now.
+    """
+    return bool(item["status"] != DECIDING)
 
 
 def key(execution: str, stage: str) -> dict[str, str]:
@@ -119,31 +158,58 @@ def get(table: Any, execution: str, stage: str) -> dict[str, Any]:
     return dict(plain(item))
 
 
-def find(table: Any, app: str, pipeline_id: str, stage: str) -> dict[str, Any]:
-    """The one open approval of ``app``'s pipeline and stage (by pipeline: CI's view).
-
-    With none open, the newest decided one (so a second decision says who decided).
-    """
-    every = _scan(
-        table,
-        "kind = :k AND app = :a AND pipeline_id = :pl AND sk = :st",
-        {":k": "approval", ":a": app, ":pl": pipeline_id, ":st": stage},
-    )
+def _one(every: list[dict[str, Any]], where: str, stage: str | None) -> dict[str, Any]:
+    """The one open approval of ``every``; with none open, the newest decided one (so
+    a second decision says who decided)."""
+    what = f"{stage} approval" if stage else "approval"
     found = [i for i in every if i["status"] in OPEN]
     if not found and every:
         return max(every, key=lambda i: i["requested_at"])
     if not found:
         raise ApprovalNotFound(
-            f"No {stage} approval is waiting for {app} pipeline {pipeline_id}. "
+            f"No {what} is waiting for {where}. "
             "`stackrelay pending` lists the approvals that are waiting."
         )
     if len(found) > 1:
+        stages = sorted({i["stage"] for i in found})
+        if stage is None and len(stages) > 1:
+            raise InvalidInput(
+                f"{where} has approvals waiting in {', '.join(stages)}: name one with --stage."
+            )
         names = ", ".join(sorted(i["execution"] for i in found))
         raise InvalidInput(
-            f"{app} pipeline {pipeline_id} has {len(found)} {stage} approvals waiting "
-            f"({names}): name one with --execution."
+            f"{where} has {len(found)} {what}s waiting ({names}): name one with --execution."
         )
     return found[0]
+
+
+def find(table: Any, app: str, pipeline_id: str, stage: str | None = None) -> dict[str, Any]:
+    """The one open approval of ``app``'s pipeline (by pipeline: CI's view), of
+    ``stage`` or of whichever stage waits."""
+    expression = "kind = :k AND app = :a AND pipeline_id = :pl"
+    values = {":k": "approval", ":a": app, ":pl": pipeline_id}
+    if stage is not None:
+        expression += " AND sk = :st"
+        values[":st"] = stage
+    return _one(_scan(table, expression, values), f"{app} pipeline {pipeline_id}", stage)
+
+
+def of_execution(table: Any, execution: str, stage: str | None = None) -> dict[str, Any]:
+    """The approval of ``execution`` in ``stage``, or the one its execution waits on."""
+    if stage is not None:
+        return get(table, execution, stage)
+    every: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": key(execution, "")["pk"]},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = table.query(**kwargs)
+        every.extend(plain(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return _one(every, f"execution {execution}", None)
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def check_open(item: dict[str, Any]) -> None:

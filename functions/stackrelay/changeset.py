@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 IAM_TYPE_PREFIXES = ("AWS::IAM::", "AWS::SSO::")
@@ -165,3 +166,39 @@ def digest(change_set: dict[str, Any]) -> str:
     }
     blob = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+EXECUTED = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE")
+"""Execution statuses of a change set that already ran (a retried execute finds these)."""
+
+
+@dataclass(frozen=True)
+class Stale:
+    """Why a reviewed change set can no longer run."""
+
+    reason: str
+    """``the change set no longer exists``, ``... is FAILED, not AVAILABLE``, ..."""
+    discard: bool
+    """The change set is still there but is not what was reviewed: delete it."""
+
+
+def already_executed(found: dict[str, Any] | None) -> bool:
+    """The reviewed change set already ran (a retry of Execute after its answer was lost)."""
+    return found is not None and found.get("ExecutionStatus") in EXECUTED
+
+
+def stale_reason(found: dict[str, Any] | None, reviewed: str) -> Stale | None:
+    """Is ``found`` (DescribeChangeSet, None when gone) still the change set whose
+    summary had the digest ``reviewed``, and may it run? None when it may; else why not.
+
+    The one rule the approval function (before it answers) and Execute Change Set
+    (before it executes) both apply.
+    """
+    if found is None:
+        return Stale("the change set no longer exists", discard=False)
+    status = found.get("ExecutionStatus")
+    if status != "AVAILABLE":
+        return Stale(f"the change set is {status}, not AVAILABLE", discard=False)
+    if digest(found) != reviewed:
+        return Stale("the change set's content changed after it was summarised", discard=True)
+    return None

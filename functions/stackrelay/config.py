@@ -94,9 +94,7 @@ class Settings:
             topo = topology.loads(env["TOPOLOGY"])
         else:
             accounts = {
-                "dev": need("DEV_ACCOUNT_ID"),
-                "staging": need("STAGING_ACCOUNT_ID"),
-                "prod": need("PROD_ACCOUNT_ID"),
+                key: need(variable) for key, variable in topology.DEFAULT_ACCOUNT_VARIABLES.items()
             }
             for key, value in accounts.items():
                 if not _ACCOUNT_ID.match(value):
@@ -166,7 +164,7 @@ def with_parameters(topo: Topology, extra: Any) -> Topology:
         return topo
     if not isinstance(extra, Mapping):
         raise ConfigurationError(
-            'STAGE_PARAMETERS must map stage names to parameters: {"prod": {"LogLevel": "WARN"}}.'
+            'STAGE_PARAMETERS must map stage names to parameters: {"STAGE": {"Name": "value"}}.'
         )
     names = [s.name for s in topo.stages]
     for name in extra:

@@ -74,6 +74,8 @@ _COMMON = (
 )
 _STAGE = (
     "stage",
+    "trust",
+    "environment",
     "region",
     "account",
     "stack",

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from stackrelay import clock
+from stackrelay import clock, trust
 
 SOURCE = "stackrelay"
 
@@ -39,10 +39,6 @@ MAX_DESCRIPTION = 255  # GitLab refuses longer commit status descriptions
 MAX_URL = 255  # and longer target_url / external_url values
 MAX_NOTE = 1_000_000  # GitLab's note limit; the summary table is cut well before
 
-# GitLab's environments for StackRelay's stages: the names ci/stackrelay.gitlab-ci.yml
-# declares. Any other stage (from the topology) uses its own name.
-ENVIRONMENTS = {"prod": "production", "staging": "staging"}
-REVIEW_STAGE = "review"
 
 # How far a status or deployment has got; a report moves it forward only.
 RANK = {"pending": 1, "running": 2, "success": 3, "failed": 3, "canceled": 3, "skipped": 3}
@@ -167,12 +163,14 @@ def status_name(detail: dict[str, Any], suffix: str = "") -> str:
 
 
 def environment_name(detail: dict[str, Any]) -> str:
-    """The GitLab environment of the stage (as the CI template names it)."""
-    stage = _text(detail.get("stage"))
-    if stage == REVIEW_STAGE:
-        name = f"review/{ref_slug(_text(detail.get('ref')))}"
-    else:
-        name = ENVIRONMENTS.get(stage, stage)
+    """The GitLab environment of the stage (as the CI template names it).
+
+    The stage's ``environment`` (the topology's; default: the stage's name); a review
+    stage's environments are one per branch, ``<environment>/<ref slug>``.
+    """
+    name = _text(detail.get("environment")) or _text(detail.get("stage"))
+    if detail.get("trust") == trust.REVIEW:
+        name = f"{name}/{ref_slug(_text(detail.get('ref')))}"
     regions = detail.get("regions")
     if isinstance(regions, list) and len(regions) > 1 and detail.get("region"):
         name += f"/{detail['region']}"

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from stackrelay import naming
 from stackrelay.errors import InvalidInput
 
 APP_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
@@ -123,10 +124,8 @@ class DeployRequest(BaseModel):
     @field_validator("app")
     @classmethod
     def _no_review_segment(cls, app: str) -> str:
-        # Stack names are <prefix><app>-<stage> and <prefix><app>-review-<branch>: an app
-        # with a "review" segment could collide with another app's review stacks.
-        if "review" in app.split("-"):
-            raise ValueError("must not contain the word 'review' between hyphens")
+        if naming.collides_with_review_stacks(app):
+            raise ValueError(f"must not contain the word {naming.REVIEW!r} between hyphens")
         return app
 
     @model_validator(mode="after")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
+
+from stackrelay.trust import REVIEW
 
 MAX_STACK_NAME = 128
 MAX_CHANGE_SET_NAME = 128
@@ -52,8 +55,20 @@ def stack_name(prefix: str, app: str, stage: str, branch: str | None = None) -> 
     return head
 
 
-def is_review_stack(prefix: str, app: str, name: str) -> bool:
-    return name.startswith(f"{prefix}{app}-review-")
+def is_review_stack(prefix: str, app: str, stage: str, name: str) -> bool:
+    """``name`` is one of ``app``'s per-branch stacks in the review stage ``stage``."""
+    return name.startswith(f"{prefix}{app}-{stage}-")
+
+
+def collides_with_review_stacks(app: str, review_stages: Iterable[str] = (REVIEW,)) -> bool:
+    """True when ``app`` holds a review stage's name between hyphens.
+
+    Review stacks are ``<prefix><app>-<stage>-<branch>``: such an app's stacks could
+    take another app's review stack names. The default checks the default topology's
+    review stage, which is named after its trust level.
+    """
+    segments = app.split("-")
+    return any(stage in segments for stage in review_stages)
 
 
 def change_set_name(pipeline_id: str, stage: str, execution: str) -> str:

@@ -19,6 +19,7 @@ from stackrelay.model import DeployRequest, Source
 from stackrelay.naming import change_set_name, stack_name
 from stackrelay.sessions import session_name
 from stackrelay.topology import StageDef
+from stackrelay.trust import RELEASE, REVIEW
 
 _TAG_VALUE = re.compile(r"[^\w\s.:/=+\-@]")
 
@@ -53,8 +54,11 @@ class Stage:
     execution: str
     pipeline_url: str | None = None
     user: str | None = None
-    trust: str = "release"
-    """``review`` (a stack per branch) or ``release``: what handlers decide by, never a name."""
+    trust: str = RELEASE
+    """``review`` (a stack per branch) or ``release``: what handlers decide by, never a name
+    (:func:`stackrelay.trust.is_review`)."""
+    environment: str | None = None
+    """The GitLab environment the CI template declares for the stage (default: its name)."""
     wave: str = ""
     """The stage this target belongs to (its topology stage name)."""
     target: str = ""
@@ -88,7 +92,7 @@ class Stage:
 
     @property
     def review(self) -> bool:
-        return self.trust == "review"
+        return self.trust == REVIEW
 
     @property
     def approval_key(self) -> str:
@@ -190,7 +194,7 @@ def build_plan(
     return {
         "app": request.app,
         "action": request.action,
-        "kind": "review" if review else "release",
+        "kind": REVIEW if review else RELEASE,
         "artifact": artifact.model_dump() if artifact else None,
         "stages": [target for wave in waves for target in wave["targets"]],
         "waves": waves,
@@ -257,6 +261,7 @@ def _target(
         user=source.user,
         execution=execution,
         trust=definition.trust,
+        environment=definition.environment or name,
         wave=name,
         target=target,
         url_output=definition.url_output or settings.url_output,

@@ -80,6 +80,7 @@ def put_deployment(table: Any, record: dict[str, Any]) -> None:
                 "app",
                 "stage",
                 "target",
+                "trust",
                 "account",
                 "region",
                 "stack",

@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stackrelay import clock
+from stackrelay import clock, naming
 from stackrelay.errors import AppNotRegistered, InvalidInput, ProjectMismatch
 from stackrelay.identity import Identity
 from stackrelay.model import APP_PATTERN, check_text
@@ -64,8 +64,10 @@ def register(
     replace: bool = False,
 ) -> dict[str, Any]:
     """Bind ``app`` to one GitLab project; refuses to rebind unless ``replace``."""
-    if not re.match(APP_PATTERN, app) or "review" in app.split("-"):
-        raise InvalidInput(f"app {app!r} is not a valid app name ({APP_PATTERN}, no 'review').")
+    if not re.match(APP_PATTERN, app) or naming.collides_with_review_stacks(app):
+        raise InvalidInput(
+            f"app {app!r} is not a valid app name ({APP_PATTERN}, no {naming.REVIEW!r})."
+        )
     if not str(project_id).isdigit():
         raise InvalidInput(f"project id {project_id!r} is not GitLab's numeric project id.")
     check_text("project_path", project_path)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackrelay import clock
+from stackrelay import clock, trust
 from stackrelay.config import Settings
+from stackrelay.errors import InvalidInput
 from stackrelay.model import DeployRequest, Source
 from stackrelay.plan import Stage, build_plan
 from stackrelay.records import plain
@@ -17,7 +18,7 @@ from stackrelay.records import plain
 DAY = 86400
 GONE = frozenset({"deleted"})
 """Outcomes after which a review stack no longer exists."""
-REVIEW_KEYS = ("app", "ref", "commit", "stack", "account", "deployed_at", "outcome", "url")
+REVIEW_KEYS = ("app", "stage", "ref", "commit", "stack", "account", "deployed_at", "outcome", "url")
 
 
 def is_stale(deployed_at: float, retention_days: int, now: float) -> bool:
@@ -28,9 +29,9 @@ def is_stale(deployed_at: float, retention_days: int, now: float) -> bool:
 def _latest_items(table: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
-        "FilterExpression": "sk = :latest AND #stage = :review",
-        "ExpressionAttributeNames": {"#stage": "stage"},
-        "ExpressionAttributeValues": {":latest": "LATEST", ":review": "review"},
+        "FilterExpression": "sk = :latest AND #trust = :review",
+        "ExpressionAttributeNames": {"#trust": "trust"},
+        "ExpressionAttributeValues": {":latest": "LATEST", ":review": trust.REVIEW},
     }
     while True:
         page = table.scan(**kwargs)
@@ -84,7 +85,7 @@ def teardown_request(review: dict[str, Any], pipeline_id: str, user: str) -> Dep
 def release_stage(
     settings: Settings, app: str, stage: str, commit: str, pipeline_id: str, execution: str
 ) -> Stage:
-    """The staging or prod stage of ``app`` as the deploy plan builds it.
+    """The release stage ``stage`` of ``app`` as the deploy plan builds it.
 
     Operations that are not releases (recover) act on exactly the stack, the
     account and the role a release would use: the plan's own rule, not a copy.
@@ -100,5 +101,8 @@ def release_stage(
     # No artifact: the plan only names the stages (a release needs one, recover does not).
     request = DeployRequest.model_construct(app=app, artifact=None, source=source, action="deploy")
     plan = build_plan(request, settings, execution)
-    found = next(s for s in plan["stages"] if s["stage"] == stage)
+    found = next((s for s in plan["stages"] if s["stage"] == stage), None)
+    if found is None:
+        names = ", ".join(s["stage"] for s in plan["stages"])
+        raise InvalidInput(f"{stage!r} is not a release stage of this orchestrator: use {names}.")
     return Stage.from_dict(found)

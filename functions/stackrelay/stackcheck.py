@@ -72,18 +72,11 @@ def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> dict
             assert stack is not None
             return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
         reason = _reason(cloudformation, stage, event.started_at)
-        raise StackNeedsRecovery(
-            f"{stage.stack} is {status} after continuing its rollback: {reason}. Skip the "
-            f"resources that cannot roll back: "
-            f"`{hints.recover_command(stage.app, stage.stage, skip=True)}`."
-        )
+        raise StackNeedsRecovery(hints.needs_operator(stage, status, reason, continued=True))
     if state is StackState.STABLE:
         assert stack is not None
         return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
     reason = _reason(cloudformation, stage, event.started_at)
     if state is StackState.NEEDS_RECOVERY:
-        raise StackNeedsRecovery(
-            f"{stage.stack} is {status} after {reason}. Fix the cause, then run "
-            f"`{hints.recover_command(stage.app, stage.stage)}`."
-        )
+        raise StackNeedsRecovery(hints.needs_operator(stage, status, reason))
     raise StackRollback(f"{stage.stack} rolled back ({status}). First failure: {reason}")

@@ -8,7 +8,7 @@ from enum import StrEnum
 class StackState(StrEnum):
     ABSENT = "absent"
     """No stack (never created, or deleted)."""
-    REVIEW = "review"
+    REVIEW = "review_in_progress"
     """Created by a change set that was never executed (REVIEW_IN_PROGRESS)."""
     IN_PROGRESS = "in_progress"
     STABLE = "stable"

@@ -33,6 +33,7 @@ STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
+ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,99}$")
 
 _STAGE_KEYS = (
     "name",
@@ -43,6 +44,7 @@ _STAGE_KEYS = (
     "protect",
     "parameters",
     "url_output",
+    "environment",
     "concurrency",
     "tolerate",
 )
@@ -63,6 +65,9 @@ class StageDef:
     parameters: Mapping[str, str] = field(default_factory=dict)
     url_output: str | None = None
     """The stack Output that is the app's URL (``None``: the orchestrator's default)."""
+    environment: str | None = None
+    """The GitLab environment the CI template declares for the stage (``None``: its name;
+    a review stage's are ``<environment>/<branch slug>``)."""
     concurrency: int = 0
     """Regions deployed at once: 0 = all of them, 1 = one at a time."""
     tolerate: int = 0
@@ -98,6 +103,8 @@ class StageDef:
             data["parameters"] = dict(self.parameters)
         if self.url_output is not None:
             data["url_output"] = self.url_output
+        if self.environment is not None:
+            data["environment"] = self.environment
         if self.concurrency:
             data["concurrency"] = self.concurrency
         if self.tolerate:
@@ -241,6 +248,11 @@ def _stage(data: Any, path: str) -> StageDef:
     url_output = data.get("url_output")
     if url_output is not None:
         url_output = _string(url_output, f"{path}.url_output", PARAMETER_NAME, "an Output name")
+    environment = data.get("environment")
+    if environment is not None:
+        environment = _string(
+            environment, f"{path}.environment", ENVIRONMENT, "a GitLab environment name"
+        )
     concurrency = _count(data, "concurrency", path)
     tolerate = _count(data, "tolerate", path)
     if tolerate >= len(regions) and tolerate:
@@ -258,6 +270,7 @@ def _stage(data: Any, path: str) -> StageDef:
         protect=protect,
         parameters=_parameters(data.get("parameters", {}), f"{path}.parameters"),
         url_output=url_output,
+        environment=environment,
         concurrency=concurrency,
         tolerate=tolerate,
     )
@@ -295,6 +308,15 @@ def loads(text: str) -> Topology:
     return parse(data)
 
 
+DEFAULT_ACCOUNT_VARIABLES = {
+    "dev": "DEV_ACCOUNT_ID",
+    "staging": "STAGING_ACCOUNT_ID",
+    "prod": "PROD_ACCOUNT_ID",
+}
+"""The default topology's accounts: key -> the environment variable (template parameter
+DevAccountId, StagingAccountId, ProdAccountId) that holds its id."""
+
+
 def default(
     accounts: Mapping[str, str],
     region: str,
@@ -319,6 +341,7 @@ def default(
                 **({"approval": True} if name in approval and name != "review" else {}),
                 **({"parameters": dict(parameters[name])} if parameters.get(name) else {}),
                 **({"url_output": url_output} if url_output else {}),
+                **({"environment": "production"} if name == "prod" else {}),
             }
             for name, key in (("review", "dev"), ("staging", "staging"), ("prod", "prod"))
         ]

@@ -360,7 +360,7 @@ def wait_for_approval(
     """
     poll = APPROVE_POLL if poll is None else poll
     started = time.monotonic()
-    stage = key.get("stage") or "prod"
+    stage = key.get("stage") or "the approval stage"
     # The pipeline comes from the job's token; shown from GitLab's variable when there.
     pipeline = key.get("pipeline_id") or os.environ.get("CI_PIPELINE_ID") or "?"
     where = f"{key.get('app')} pipeline {pipeline} ({stage})"

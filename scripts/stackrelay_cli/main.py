@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--until",
         metavar="STAGE",
-        help="with --wait: stop once STAGE waits for approval (e.g. prod)",
+        help="with --wait: stop once STAGE waits for approval (an approval stage)",
     )
     p.add_argument(
         "--dotenv",
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest="pipeline_id",
             help="the release's pipeline (default: the ID token's pipeline)",
         )
-        p.add_argument("--stage", default="prod")
+        p.add_argument("--stage", help="the approval's stage (default: the one stage that waits)")
         p.add_argument("--reason", help="why (recorded with the decision)")
         p.add_argument(
             "--wait",
@@ -158,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app")
     p.add_argument("--stale", action="store_true", help="only what the reaper would delete")
 
-    p = command("recover", "Continue a failed rollback of a staging or prod stack, and wait.")
+    p = command("recover", "Continue a failed rollback of a release stack, and wait.")
     p.add_argument("--app", required=True)
-    p.add_argument("--stage", required=True, choices=["staging", "prod"])
+    p.add_argument("--stage", required=True, help="a release stage of the topology")
     p.add_argument(
         "--skip",
         action="append",
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         "job, and what happened next.",
     )
     p.add_argument("--app", required=True)
-    p.add_argument("--stage", help="only this stage (e.g. prod)")
+    p.add_argument("--stage", help="only this stage")
     p.add_argument("--limit", type=int, default=20, help="how many records (1-500)")
 
     p = command(

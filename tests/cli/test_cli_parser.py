@@ -65,7 +65,7 @@ def test_help_every_command_exits_zero(argv: list[str], capsys: pytest.CaptureFi
         ["publish"],  # --app is required
         ["start", "--app"],
         ["frobnicate"],
-        ["recover", "--app", "a", "--stage", "review"],  # only staging or prod
+        ["recover", "--app", "a"],  # --stage is required
         ["history", "--app", "a", "--limit", "many"],
     ],
 )
@@ -93,10 +93,11 @@ def test_parser_approve_in_ci_takes_execution_from_release_dotenv(
 ) -> None:
     monkeypatch.setenv("STACKRELAY_EXECUTION_NAME", "aws-news-deploy-main-4711-abc123")
     args = build_parser().parse_args(["approve", "--app", "aws-news"])
+    # No --stage: the approval function finds the one stage that waits (no stage named here)
     assert (args.execution, args.pipeline_id, args.stage) == (
         "aws-news-deploy-main-4711-abc123",
         None,
-        "prod",
+        None,
     )
 
 

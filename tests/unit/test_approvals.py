@@ -170,3 +170,79 @@ def test_waiting_lists_open_without_tokens(table: Any, fake_clock: Any) -> None:
     assert [r["execution"] for r in rows] == [EXECUTION]
     assert TOKEN not in json.dumps(rows, default=str)
     assert approvals.waiting(table, "other-app") == []
+
+
+# -- the decision (approvals.check_decision), decided in the core ---------------------
+
+
+class Caller:
+    def __init__(self, protected: bool = True, ref_type: str = "branch") -> None:
+        self.ref_protected, self.ref_type = protected, ref_type
+
+    def describe(self) -> str:
+        return "bob in job 9"
+
+
+def test_check_decision_open_approval_right_digest_may_decide(table: Any, fake_clock: Any) -> None:
+    item = approvals.get(table, store(table)["execution"], "prod")
+    approvals.check_decision(item, Caller(), "approve", "d" * 64)  # no error
+    approvals.check_decision(item, Caller(), "reject", None)  # a rejection needs no digest
+
+
+@pytest.mark.parametrize(
+    ("caller", "action", "digest", "error"),
+    [
+        (Caller(protected=False), "approve", "d" * 64, "ApproverNotAllowed"),
+        (Caller(ref_type="tag"), "reject", None, "ApproverNotAllowed"),
+        (Caller(), "approve", None, "InvalidInput"),
+        (Caller(), "approve", "e" * 64, "SummaryMismatch"),
+        (Caller(), "reject", "e" * 64, "SummaryMismatch"),
+    ],
+)
+def test_check_decision_planted_refusals_raise_their_domain_error(
+    table: Any, fake_clock: Any, caller: Caller, action: str, digest: str | None, error: str
+) -> None:
+    item = approvals.get(table, store(table)["execution"], "prod")
+    with pytest.raises(Exception) as refused:
+        approvals.check_decision(item, caller, action, digest)
+    assert type(refused.value).__name__ == error
+
+
+def test_check_decision_expired_or_decided_is_refused(table: Any, fake_clock: Any) -> None:
+    item = approvals.get(table, store(table)["execution"], "prod")
+    fake_clock.advance(3601)
+    with pytest.raises(ApprovalExpired):
+        approvals.check_decision(item, Caller(), "approve", "d" * 64)
+    decided = {**item, "status": "approved", "decided_by": "carol"}
+    with pytest.raises(ApprovalAlreadyDecided, match="carol"):
+        approvals.check_decision(decided, Caller(), "approve", "d" * 64)
+
+
+def test_needs_stale_check_only_before_the_first_answer(table: Any, fake_clock: Any) -> None:
+    item = approvals.get(table, store(table)["execution"], "prod")
+    assert approvals.needs_stale_check(item)
+    assert not approvals.needs_stale_check({**item, "status": approvals.DECIDING})
+
+
+# -- which approval, without naming a stage --------------------------------------------
+
+
+def test_find_without_stage_finds_the_one_waiting_stage(table: Any, fake_clock: Any) -> None:
+    store(table, stage="qa")
+    assert approvals.find(table, "aws-news", "4711")["stage"] == "qa"
+    assert approvals.of_execution(table, EXECUTION)["stage"] == "qa"
+
+
+def test_find_without_stage_two_waiting_stages_asks_for_one(table: Any, fake_clock: Any) -> None:
+    store(table, stage="qa")
+    store(table, stage="prod")
+    with pytest.raises(InvalidInput, match="--stage"):
+        approvals.find(table, "aws-news", "4711")
+    with pytest.raises(InvalidInput, match="--stage"):
+        approvals.of_execution(table, EXECUTION)
+    assert approvals.of_execution(table, EXECUTION, "qa")["stage"] == "qa"
+
+
+def test_of_execution_none_waiting_is_not_found(table: Any, fake_clock: Any) -> None:
+    with pytest.raises(ApprovalNotFound):
+        approvals.of_execution(table, "other-execution")

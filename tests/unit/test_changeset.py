@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from stackrelay import changeset
 from stackrelay.changeset import digest, headline, render, summarize
 from stackrelay.records import clean, plain
 
@@ -273,3 +274,51 @@ def test_render_summary_stored_in_dynamodb_renders_same() -> None:
     assert "replacement" not in stored["rows"][0]  # the removed topic: no replacement
 
     assert render(stored) == render(summary)
+
+
+# -- is this still the reviewed change set? (changeset.stale_reason) -----------------
+
+
+def _found(status: str = "AVAILABLE", value: str = "1") -> dict:
+    return {
+        "StackName": "sr-app-prod",
+        "ExecutionStatus": status,
+        "Changes": [{"ResourceChange": {"Action": "Add", "LogicalResourceId": "Fn"}}],
+        "Parameters": [{"ParameterKey": "Stage", "ParameterValue": value}],
+    }
+
+
+def test_stale_reason_reviewed_and_available_may_run() -> None:
+    assert changeset.stale_reason(_found(), changeset.digest(_found())) is None
+
+
+@pytest.mark.parametrize(
+    ("found", "reason", "discard"),
+    [
+        (None, "no longer exists", False),
+        (_found("EXECUTE_FAILED"), "EXECUTE_FAILED, not AVAILABLE", False),
+        (_found("OBSOLETE"), "OBSOLETE, not AVAILABLE", False),
+        (_found(value="2"), "content changed", True),
+    ],
+)
+def test_stale_reason_planted_changes_are_stale(
+    found: dict | None, reason: str, discard: bool
+) -> None:
+    stale = changeset.stale_reason(found, changeset.digest(_found()))
+    assert stale is not None
+    assert reason in stale.reason
+    assert stale.discard is discard
+
+
+@pytest.mark.parametrize(
+    ("found", "executed"),
+    [
+        (None, False),
+        (_found(), False),
+        (_found("EXECUTE_IN_PROGRESS"), True),
+        (_found("EXECUTE_COMPLETE"), True),
+        (_found("EXECUTE_FAILED"), False),
+    ],
+)
+def test_already_executed(found: dict | None, executed: bool) -> None:
+    assert changeset.already_executed(found) is executed

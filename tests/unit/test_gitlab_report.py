@@ -42,6 +42,8 @@ def review(detail_type: str, **over: Any) -> tuple[str, dict[str, Any]]:
         detail_type,
         **{
             "stage": "review",
+            "trust": "review",
+            "environment": "review",
             "ref": "feature/Login_Page",
             "commit": FEATURE_SHA,
             "pipeline_id": "4700",
@@ -95,21 +97,25 @@ def test_plan_stage_started_running_status_and_running_deployment() -> None:
 
 
 @pytest.mark.parametrize(
-    ("stage", "ref", "environment"),
+    ("stage", "trust", "declared", "ref", "environment"),
     [
-        ("review", "feature/Login_Page", "review/feature-login-page"),
-        ("review", "-x-" + "a" * 80, "review/x-" + "a" * 60),
-        ("staging", "main", "staging"),
-        ("prod", "main", "production"),
-        ("qa", "main", "qa"),
+        ("review", "review", "review", "feature/Login_Page", "review/feature-login-page"),
+        ("review", "review", "review", "-x-" + "a" * 80, "review/x-" + "a" * 60),
+        ("dev", "review", None, "feature/a", "dev/feature-a"),
+        ("staging", "release", "staging", "main", "staging"),
+        ("prod", "release", "production", "main", "production"),
+        ("qa", "release", None, "main", "qa"),
     ],
 )
-def test_environment_name_matches_ci_template(stage: str, ref: str, environment: str) -> None:
-    assert gitlab_report.environment_name({"stage": stage, "ref": ref}) == environment
+def test_environment_name_matches_ci_template(
+    stage: str, trust: str, declared: str | None, ref: str, environment: str
+) -> None:
+    detail = {"stage": stage, "trust": trust, "environment": declared, "ref": ref}
+    assert gitlab_report.environment_name(detail) == environment
 
 
 def test_plan_multi_region_stage_names_status_and_environment_per_region() -> None:
-    _, detail = event("Stage Deployed", stage="prod", region="eu-west-1")
+    _, detail = event("Stage Deployed", stage="prod", environment="production", region="eu-west-1")
     detail["regions"] = ["us-east-1", "eu-west-1"]
     status, deployment = gitlab_report.plan("Stage Deployed", detail).actions
     assert isinstance(status, Status) and isinstance(deployment, Deployment)
@@ -237,7 +243,12 @@ def test_release_with_approval_reports_each_stage_and_puts_summary_on_the_merge_
     reporter, _ = make_reporter(gl)
     staging_url = "https://staging.example.com/"
     prod_url = "https://prod.example.com/"
-    prod = {"stage": "prod", "account": "333333333333", "stack": "sr-aws-news-prod"}
+    prod = {
+        "stage": "prod",
+        "environment": "production",
+        "account": "333333333333",
+        "stack": "sr-aws-news-prod",
+    }
     outcomes = report_all(
         reporter,
         event("Release Started"),
@@ -280,7 +291,12 @@ def test_approval_without_merge_request_comments_on_the_commit(gl: FakeGitLab) -
 
 def test_rejected_approval_cancels_stage_and_deployment(gl: FakeGitLab) -> None:
     reporter, _ = make_reporter(gl)
-    prod = {"stage": "prod", "account": "333333333333", "stack": "sr-aws-news-prod"}
+    prod = {
+        "stage": "prod",
+        "environment": "production",
+        "account": "333333333333",
+        "stack": "sr-aws-news-prod",
+    }
     report_all(
         reporter,
         event("Stage Started", **prod),

@@ -56,3 +56,47 @@ def test_the_stacks_real_status_decides_over_the_message(make_stage: Callable[..
     assert hints.fix_command("StackNeedsRecovery", message, stage, "ABSENT") == (
         "stackrelay recover --app aws-news --stage prod"
     )
+
+
+# -- the recover hint, written once (hints.needs_operator / not_recoverable) ----------
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "continued", "says", "command"),
+    [
+        ("ROLLBACK_COMPLETE", None, False, "can only be deleted", "delete-stack"),
+        ("UPDATE_ROLLBACK_FAILED", "Fn: boom", False, "Fix the cause", "--stage prod`"),
+        ("UPDATE_ROLLBACK_FAILED", "Fn: boom", True, "Skip the resources", "--skip RESOURCE"),
+        ("DELETE_FAILED", None, False, "Fix the cause", "stackrelay recover"),
+    ],
+)
+def test_needs_operator_says_what_to_run_and_fix_command_agrees(
+    make_stage: Callable[..., Stage],
+    status: str,
+    reason: str | None,
+    continued: bool,
+    says: str,
+    command: str,
+) -> None:
+    stage = make_stage(index=1)  # prod
+    message = hints.needs_operator(stage, status, reason, continued=continued)
+    assert stage.stack in message and status in message and says in message
+    assert command in message
+    # The event's fix (read from the message alone) is the command the message names.
+    fix = hints.fix_command("StackNeedsRecovery", message, stage)
+    assert fix is not None and f"`{fix}`" in message
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (None, "is absent"),
+        ("UPDATE_ROLLBACK_COMPLETE", "Run the pipeline again"),
+        ("ROLLBACK_COMPLETE", "delete it (`aws cloudformation delete-stack"),
+    ],
+)
+def test_not_recoverable_says_why_and_what_instead(
+    make_stage: Callable[..., Stage], status: str | None, says: str
+) -> None:
+    message = hints.not_recoverable(make_stage(index=1), status)
+    assert "not UPDATE_ROLLBACK_FAILED" in message and says in message

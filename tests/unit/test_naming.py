@@ -59,7 +59,7 @@ def test_stack_name_review_odd_branch_is_valid_cloudformation_name(branch: str) 
     name = stack_name("sr-", "aws-news", "review", branch)
 
     assert_valid_stack_name(name)
-    assert is_review_stack("sr-", "aws-news", name)
+    assert is_review_stack("sr-", "aws-news", "review", name)
 
 
 @pytest.mark.parametrize("branch", ODD_BRANCHES)
@@ -163,13 +163,17 @@ def test_stack_name_review_odd_branch_keeps_readable_slug_before_hash(
 )
 def test_stack_name_release_stage_is_prefix_app_stage(stage: str, expected: str) -> None:
     assert stack_name("sr-", "app", stage) == expected
-    assert not is_review_stack("sr-", "app", expected)
+    assert not is_review_stack("sr-", "app", "review", expected)
 
 
-def test_stack_name_branch_makes_a_per_branch_stack_whatever_the_stage_name() -> None:
-    # Trust decides (the plan passes the branch for review stages), never the stage's name.
-    assert stack_name("sr-", "app", "preview", "feature/a").startswith("sr-app-preview-feature-a")
-    assert stack_name("sr-", "app", "review") == "sr-app-review"
+@pytest.mark.parametrize("stage", ["review", "dev", "preview"])
+def test_stack_name_any_review_stage_with_branch_carries_the_branch(stage: str) -> None:
+    # Given a review stage of any name (the topology names it, not the code)
+    name = stack_name("sr-", "app", stage, "feature/x")
+
+    assert name.startswith(f"sr-app-{stage}-feature-x-")
+    assert is_review_stack("sr-", "app", stage, name)
+    assert not is_review_stack("sr-", "app", "other", name)
 
 
 @pytest.mark.parametrize("room", [0, 1, 5, 8, 9, 10, 20, 100])

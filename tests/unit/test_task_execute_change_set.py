@@ -101,7 +101,9 @@ def test_execute_digest_differs_deletes_and_raises_stale(
     stage = make_stage("deploy_main.json", 1)
     create_change_set(client, stage)
 
-    with pytest.raises(ChangeSetStale, match="changed after it was reviewed"):
+    with pytest.raises(
+        ChangeSetStale, match="content changed after it was summarised; it was deleted"
+    ):
         execute(client, stage, "0" * 64)
 
     summaries = client.list_change_sets(StackName=stage.stack)["Summaries"]
@@ -114,7 +116,7 @@ def test_execute_change_set_gone_raises_stale(
 ) -> None:
     stage = make_stage("deploy_main.json", 1)
 
-    with pytest.raises(ChangeSetStale, match="is gone, not AVAILABLE"):
+    with pytest.raises(ChangeSetStale, match="no longer exists"):
         execute(client, stage, "0" * 64)
 
 

@@ -189,7 +189,7 @@ def test_teardown_from_protected_default_branch_refused(releaser):
     )
 
     assert answer["errorType"] == "InvalidInput"
-    assert "never staging or prod" in answer["errorMessage"]
+    assert "never release stacks" in answer["errorMessage"]
 
 
 # -- approvals ---------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_teardown_default_branch_refused_and_staging_survives(releaser, tmp_path
     staging_account = releaser.engine.config.accounts["staging"]
 
     # The start function refuses it before any execution starts (#11).
-    with pytest.raises(AssertionError, match="never staging or prod") as refused:
+    with pytest.raises(AssertionError, match="never release stacks") as refused:
         start_teardown(releaser, "main")
 
     assert "InvalidInput" in str(refused.value)

@@ -30,10 +30,7 @@ from stackrelay.config import Settings
 from stackrelay.errors import (
     ApprovalExpired,
     ApprovalNotFound,
-    ApproverNotAllowed,
     ChangeSetStale,
-    InvalidInput,
-    SummaryMismatch,
     retryable_throttling,
 )
 from stackrelay.model import APP_PATTERN, DIGEST_PATTERN, PIPELINE_PATTERN, SafeText, parse_model
@@ -53,7 +50,8 @@ class ApprovalAction(BaseModel):
     app: str = Field(pattern=APP_PATTERN)
     execution: str | None = Field(default=None, pattern=EXECUTION_PATTERN)
     pipeline_id: str | None = Field(default=None, pattern=PIPELINE_PATTERN)
-    stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{0,39}(\.[a-z0-9-]{1,30})?$")
+    stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}(\.[a-z0-9-]{1,30})?$")
+    """The approval's stage; by default the one stage that waits."""
     digest: str | None = Field(default=None, pattern=DIGEST_PATTERN)
     reason: SafeText | None = Field(default=None, max_length=1024)
 
@@ -70,13 +68,8 @@ def _stale_reason(item: dict[str, Any]) -> str | None:
     found = cfn.describe_change_set(
         session.client("cloudformation", retries=True), item["stack"], item["change_set"]
     )
-    if found is None:
-        return "the change set no longer exists"
-    if found.get("ExecutionStatus") != "AVAILABLE":
-        return f"the change set is {found.get('ExecutionStatus')}, not AVAILABLE"
-    if changeset.digest(found) != item["digest"]:
-        return "the change set's content changed after it was summarised"
-    return None
+    stale = changeset.stale_reason(found, item["digest"])
+    return stale.reason if stale else None
 
 
 def _answer(sfn: Any, call: str, **kwargs: Any) -> bool:
@@ -100,12 +93,11 @@ def _gone() -> ApprovalExpired:
 
 def _locate(table: Any, request: ApprovalAction, caller: identity.Identity) -> dict[str, Any]:
     if request.execution:
-        item = approvals.get(table, request.execution, request.stage)
+        item = approvals.of_execution(table, request.execution, request.stage)
         if item["app"] != request.app:
             # Never say which app it belongs to: the caller's project does not own it.
-            raise ApprovalNotFound(
-                f"No {request.stage} approval of {request.app} for execution {request.execution}."
-            )
+            what = f"{request.stage} approval" if request.stage else "approval"
+            raise ApprovalNotFound(f"No {what} of {request.app} for execution {request.execution}.")
         return item
     pipeline = request.pipeline_id or caller.pipeline_id
     return approvals.find(table, request.app, pipeline, request.stage)
@@ -123,32 +115,13 @@ def decide(
     view["summary_text"] = changeset.render(item["summary"])
     if request.action == "show":
         return {"approval": view}
-    if not approvals.may_decide(caller):
-        raise ApproverNotAllowed(
-            f"{caller.describe()} may not decide: approvals come only from a job on a "
-            "protected branch of the app's project (the approve-prod job of the release "
-            "pipeline). Nothing was decided."
-        )
-    if request.action == "approve" and request.digest is None:
-        raise InvalidInput(
-            "approve needs the digest of the change summary you were shown (digest); "
-            "`stackrelay approve` shows it and sends it."
-        )
-    if request.digest is not None and request.digest != item["digest"]:
-        raise SummaryMismatch(
-            f"The {item['stage']} change set waiting for {item['app']} is not the one whose "
-            "summary was shown (digests differ). Nothing was decided: run approve again "
-            "and review what it shows."
-        )
     try:
-        approvals.check_open(item)
+        approvals.check_decision(item, caller, request.action, request.digest)
     except ApprovalExpired:
         approvals.settle(table, item, "expired")
         raise
     approver, job_url = caller.user_login, caller.job_url
-    # A retry of a decision whose answer may already have reached Step Functions: the
-    # change set may be executing by now, so it is not checked again.
-    retry = item["status"] == approvals.DECIDING
+    retry = not approvals.needs_stale_check(item)
     stale = None if retry else _stale_reason(item)
     if stale is not None:
         message = f"Not approved: {stale}. Run the pipeline again to review the new change."

@@ -1,4 +1,4 @@
-"""Continue Rollback: finish a failed update rollback of a staging or prod stack."""
+"""Continue Rollback: finish a failed update rollback of a release stack."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from stackrelay import cfn, clock, sessions
+from stackrelay import cfn, clock, hints, sessions
 from stackrelay.errors import StackNotRecoverable, retryable_throttling
 from stackrelay.parsing import event_parser
 from stackrelay.plan import Stage
@@ -24,12 +24,9 @@ class ContinueRollbackEvent(BaseModel):
 
 def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> dict[str, Any]:
     stack = cfn.describe_stack(cloudformation, stage.stack)
-    status = stack["StackStatus"] if stack else "absent"
+    status = stack["StackStatus"] if stack else None
     if status != CONTINUE_ROLLBACK_FROM:
-        raise StackNotRecoverable(
-            f"{stage.stack} is {status}, not {CONTINUE_ROLLBACK_FROM}: there is no failed "
-            "rollback to continue. Run the pipeline again."
-        )
+        raise StackNotRecoverable(hints.not_recoverable(stage, status))
     request: dict[str, Any] = {"StackName": stage.stack, "RoleARN": stage.execution_role_arn}
     if skip:
         request["ResourcesToSkip"] = skip

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from stackrelay import cfn, clock, completion, sessions
+from stackrelay import cfn, clock, completion, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import TeardownRefused, retryable_throttling
 from stackrelay.naming import is_review_stack
@@ -26,10 +26,12 @@ class DeleteEvent(BaseModel):
 
 
 def delete(cloudformation: Any, stage: Stage, prefix: str, retry: bool = False) -> dict[str, Any]:
-    if stage.stage != "review" or not is_review_stack(prefix, stage.app, stage.stack):
+    if not trust.is_review(stage) or not is_review_stack(
+        prefix, stage.app, stage.stage, stage.stack
+    ):
         raise TeardownRefused(
             f"{stage.stack} is a {stage.stage} stack: StackRelay deletes only review stacks. "
-            "Delete staging or prod by hand if you really mean it."
+            "Delete a release stack by hand if you really mean it."
         )
     existed = cfn.describe_stack(cloudformation, stage.stack) is not None
     ref = "delete-retry" if retry else "delete"

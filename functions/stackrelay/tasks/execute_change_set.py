@@ -16,7 +16,6 @@ from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
-ALREADY_EXECUTING = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE")
 
 
 class ExecuteEvent(BaseModel):
@@ -39,20 +38,16 @@ def started(stage: Stage) -> dict[str, Any]:
 def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
     result = started(stage)
     found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
-    if found is not None and found.get("ExecutionStatus") in ALREADY_EXECUTING:
-        # A retry of this task after its first answer was lost: it already ran.
+    if changeset.already_executed(found):
         return result
-    if found is None or found.get("ExecutionStatus") != "AVAILABLE":
-        state = "gone" if found is None else found.get("ExecutionStatus")
+    stale = changeset.stale_reason(found, digest)
+    if stale is not None:
+        if stale.discard:
+            cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
+        deleted = "; it was deleted" if stale.discard else ""
         raise ChangeSetStale(
-            f"The change set {stage.change_set} of {stage.stack} is {state}, not AVAILABLE: "
-            "it is not the change that was reviewed. Run the pipeline again."
-        )
-    if changeset.digest(found) != digest:
-        cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
-        raise ChangeSetStale(
-            f"The change set {stage.change_set} of {stage.stack} changed after it was "
-            "reviewed; it was deleted. Run the pipeline again to review the new change."
+            f"Change set {stage.change_set} of {stage.stack} is not the change that was "
+            f"reviewed: {stale.reason}{deleted}. Run the pipeline again to review the new change."
         )
     # The token names this operation on every status event CloudFormation sends for it.
     cloudformation.execute_change_set(

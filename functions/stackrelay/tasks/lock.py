@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from stackrelay import events, locks, sessions
+from stackrelay import events, locks, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.parsing import event_parser
@@ -42,7 +42,7 @@ def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
         stack=stage.stack,
         holder=event.holder,
         commit=stage.commit,
-        review=stage.stage == "review",
+        review=trust.is_review(stage),
         region=stage.place,
         lease_seconds=lease,
         max_wait_seconds=MAX_LOCK_WAIT_SECONDS,

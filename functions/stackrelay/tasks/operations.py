@@ -16,13 +16,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from stackrelay import cfn, clock, delivery, records, reviews, sessions
+from stackrelay import cfn, clock, delivery, hints, records, reviews, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
 from stackrelay.model import APP_PATTERN
 from stackrelay.naming import execution_name
 from stackrelay.parsing import event_parser
-from stackrelay.status import CONTINUE_ROLLBACK_FROM, StackState, classify
+from stackrelay.status import CONTINUE_ROLLBACK_FROM
 
 logger = Logger()
 SETTINGS = Settings.from_env()
@@ -39,7 +39,7 @@ class OperationsAction(BaseModel):
     app: str | None = Field(default=None, pattern=APP_PATTERN)
     limit: int = Field(default=20, ge=1, le=500)
     stale: bool = False
-    stage: Literal["staging", "prod"] | None = None
+    stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
     skip: list[str] = Field(default_factory=list, max_length=100)
     history_stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
     since: float | None = Field(default=None, ge=0)
@@ -74,9 +74,9 @@ def list_reviews(table: Any, action: OperationsAction, retention_days: int) -> d
 def recover(
     table: Any, sfn: Any, sts: Any, action: OperationsAction, settings: Settings, machine: str
 ) -> dict[str, Any]:
-    """Start the recover execution for a staging or prod stack in UPDATE_ROLLBACK_FAILED."""
+    """Start the recover execution for a release stack in UPDATE_ROLLBACK_FAILED."""
     if not action.app or not action.stage:
-        raise InvalidInput("recover needs --app and --stage (staging or prod).")
+        raise InvalidInput("recover needs --app and --stage (a release stage).")
     pipeline_id = f"recover-{clock.utcnow():%Y%m%d%H%M%S}"
     name = execution_name(action.app, "recover", action.stage, pipeline_id, secrets.token_hex(3))
     stage = reviews.release_stage(settings, action.app, action.stage, "0000000", pipeline_id, name)
@@ -88,18 +88,9 @@ def recover(
     stage = stage.replace(action="recover", execution_arn=execution_arn)
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
     stack = cfn.describe_stack(session.client("cloudformation", retries=True), stage.stack)
-    status = stack["StackStatus"] if stack else "absent"
+    status = stack["StackStatus"] if stack else None
     if status != CONTINUE_ROLLBACK_FROM:
-        raise StackNotRecoverable(
-            f"{stage.stack} in account {stage.account} is {status}, not "
-            f"{CONTINUE_ROLLBACK_FROM}: there is no failed rollback to continue. "
-            + (
-                "Its first create failed: delete it (disable termination protection first) "
-                "and run the pipeline again."
-                if stack is not None and classify(status) is StackState.NEEDS_RECREATE
-                else "Run the pipeline again, or look at the stack in the CloudFormation console."
-            )
-        )
+        raise StackNotRecoverable(hints.not_recoverable(stage, status))
     started = sfn.start_execution(
         stateMachineArn=machine,
         name=name,

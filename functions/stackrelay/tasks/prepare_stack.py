@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from stackrelay import cfn, hints, records, sessions
+from stackrelay import cfn, hints, records, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import StackBusy, StackNeedsRecovery, retryable_throttling
 from stackrelay.parsing import event_parser
@@ -41,20 +41,11 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
             f"{stage.stack} is {status}: another operation is running. StackRelay retries; "
             "if it never ends, look at the stack in the CloudFormation console."
         )
-    elif state is StackState.NEEDS_RECREATE and stage.stage == "review":
+    elif state is StackState.NEEDS_RECREATE and trust.is_review(stage):
         result.update(change_set_type="CREATE", recreate=True)
-    elif state is StackState.NEEDS_RECREATE:
-        raise StackNeedsRecovery(
-            f"{stage.stack} in account {stage.account} is {status}: its first create failed and "
-            f"it can only be deleted. Delete it (`{hints.delete_command(stage.stack)}`) after "
-            "disabling termination protection, then run the pipeline again."
-        )
-    elif state is StackState.NEEDS_RECOVERY:
-        raise StackNeedsRecovery(
-            f"{stage.stack} in account {stage.account} is {status}. Fix the cause, then run "
-            f"`{hints.recover_command(stage.app, stage.stage)}` (add --skip RESOURCE "
-            "for resources that cannot roll back) and run the pipeline again."
-        )
+    elif state in (StackState.NEEDS_RECREATE, StackState.NEEDS_RECOVERY):
+        assert status is not None
+        raise StackNeedsRecovery(hints.needs_operator(stage, status))
     return result
 
 

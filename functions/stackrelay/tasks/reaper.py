@@ -34,7 +34,7 @@ def reaper_action(review: dict[str, Any], execution_arn: str) -> dict[str, Any]:
         **events.source_detail(SimpleNamespace(**review), execution_arn),
         "action": "teardown",
         "reaper_action": "teardown_started",
-        "stage": "review",
+        "stage": review.get("stage"),
         "account": review.get("account"),
         "stack": review.get("stack"),
         "user": REAPER_USER,

@@ -103,6 +103,7 @@ def write(
         "app": stage.app,
         "stage": stage.stage,
         "target": stage.target or stage.stage,
+        "trust": stage.trust,
         "account": stage.account,
         "region": stage.region,
         "stack": stage.stack,

@@ -42,6 +42,8 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
             "account": stage.account,
             "region": stage.region,
             "wave": stage.stage,
+            "trust": stage.trust,
+            "environment": stage.environment,
             "stack": stage.stack,
             "project": stage.project,
             "project_id": stage.project_id,

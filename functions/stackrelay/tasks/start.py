@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import identity, registry, sessions
+from stackrelay import identity, registry, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import ConfigurationError, InvalidInput, retryable_throttling
 from stackrelay.model import DeployRequest, StartCommand, parse_model, parse_request
@@ -65,7 +65,7 @@ def start(
     if command.action == "teardown" and release:
         raise InvalidInput(
             f"{caller.ref} is the protected default branch: teardown only deletes review "
-            "stacks, never staging or prod. Nothing was started."
+            "stacks, never release stacks. Nothing was started."
         )
     machine = machines.get(command.action) or ""
     if not machine:
@@ -81,7 +81,7 @@ def start(
     return {
         "executionArn": started["executionArn"],
         "name": name,
-        "route": "release" if release else "review",
+        "route": trust.RELEASE if release else trust.REVIEW,
         "source": request.source.model_dump(exclude_none=True),
     }
 
