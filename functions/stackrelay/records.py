@@ -2,12 +2,16 @@
 
 One DynamoDB table, keys ``pk``/``sk``:
 
-=====================================  ==========================================
-``APP#<app>`` / ``DEPLOY#<ts>#<target>``  one record per target outcome (history)
-``STACK#<account>#<stack>`` / ``LATEST``  the last deployment of a stack (reviews, timing)
-``APPROVAL#<execution>`` / ``<target>``   a waiting approval and its task token
-``LOCK#<account>#<stack>`` / ``LOCK``      who may change the stack now
-=====================================  ==========================================
+``APP#<app>`` / ``DEPLOY#<ts>#<target>#<pipeline>#<execution>``
+    one record per target outcome (history, metrics)
+``APP#<app>`` / ``RECORDED#<execution>#<target>#<outcome>``
+    when that outcome was first recorded, so a retried Record rewrites its row
+``STACK#<account>#<stack>`` / ``LATEST``
+    the last deployment of a stack (reviews, timing)
+``APPROVAL#<execution>`` / ``<target>``
+    a waiting approval and its task token
+``LOCK#<account>#<stack>`` / ``LOCK``
+    who may change the stack now
 
 A target is a stage in one region (``prod``, or ``prod.eu-west-1`` for a stage with
 several regions). The same stack name lives in every region of a stage, so for a
@@ -21,7 +25,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from stackrelay import clock
+
+RECORDED_KEEP_SECONDS = 7 * 86400
+"""How long the first-recorded time of an outcome is kept (TTL): retries come within minutes."""
 
 
 def clean(value: Any) -> Any:
@@ -58,14 +67,45 @@ def place(record: dict[str, Any]) -> str | None:
     return record.get("region") if target and target != record.get("stage") else None
 
 
+def first_recorded(table: Any, record: dict[str, Any], finished: float) -> float:
+    """When this execution first recorded this outcome of this target (``finished`` if now).
+
+    Record Outcome is retried after a crash or a timeout that may follow its write; the
+    retry must rewrite the same history row, not add a second one (metrics count rows).
+    """
+    execution = record.get("execution")
+    if not execution:
+        return finished
+    target = record.get("target") or record["stage"]
+    key = {
+        "pk": f"APP#{record['app']}",
+        "sk": f"RECORDED#{execution}#{target}#{record.get('outcome')}",
+    }
+    try:
+        table.put_item(
+            Item=clean(
+                {**key, "finished_at": finished, "purge_at": int(finished) + RECORDED_KEEP_SECONDS}
+            ),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return finished
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    item = table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+    return float(item.get("finished_at", finished))
+
+
 def put_deployment(table: Any, record: dict[str, Any]) -> None:
-    """Write one stage outcome and refresh the stack's LATEST item."""
-    finished = record.get("finished_at") or clock.now()
+    """Write one stage outcome and refresh the stack's LATEST item (idempotent per
+    execution, target and outcome: see :func:`first_recorded`)."""
+    finished = first_recorded(table, record, record.get("finished_at") or clock.now())
+    record = {**record, "finished_at": finished}
     ts = clock.iso(finished)
     target = record.get("target") or record["stage"]
     item = {
         "pk": f"APP#{record['app']}",
-        "sk": f"DEPLOY#{ts}#{target}#{record.get('pipeline_id', '')}",
+        "sk": f"DEPLOY#{ts}#{target}#{record.get('pipeline_id', '')}#{record.get('execution', '')}",
         "kind": "deployment",
         **record,
     }

@@ -72,6 +72,27 @@ def test_put_deployment_written_to_history_and_latest(table: Any, fake_clock: An
     assert latest["duration_seconds"] == 42.123
 
 
+def test_put_deployment_retried_record_rewrites_its_row(table: Any, fake_clock: Any) -> None:
+    # Record Outcome crashed after writing, and Step Functions ran it again later.
+    records.put_deployment(table, record(execution="exec-1", commit="first"))
+    fake_clock.advance(90)
+    records.put_deployment(table, record(execution="exec-1", commit="retried"))
+    fake_clock.advance(90)
+    records.put_deployment(table, record(execution="exec-1", outcome="failed"))
+    records.put_deployment(table, record(execution="exec-2"))
+
+    rows = records.history(table, "aws-news")
+    assert sorted((r["execution"], r["outcome"]) for r in rows) == [
+        ("exec-1", "deployed"),
+        ("exec-1", "failed"),
+        ("exec-2", "deployed"),
+    ]
+    [deployed] = [r for r in rows if r["execution"] == "exec-1" and r["outcome"] == "deployed"]
+    assert deployed["commit"] == "retried" and deployed["finished_at"] == 1_800_000_000.0
+    latest = records.latest_for_stack(table, "222222222222", "sr-aws-news-staging")
+    assert latest is not None and latest["outcome"] == "deployed"  # exec-2, the last write
+
+
 def test_history_newest_first_and_limited(table: Any, fake_clock: Any) -> None:
     for n in range(5):
         records.put_deployment(table, record(commit=f"c{n}", pipeline_id=str(4700 + n)))
