@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from stackrelay import statenames
 from stackrelay_cli import packaging
 from stackrelay_cli.local import bootstrap
 from stackrelay_local import EngineConfig, Fault, LocalEngine
@@ -49,12 +50,12 @@ MODES: dict[str, dict[str, str]] = {
 }
 WAIT_STATES = {
     "Is Completion By Event?",
-    "Await Stack Event",
-    "Check Stack",
-    "Is Stack Done?",
-    "Wait For Stack",
+    statenames.AWAIT_STACK_EVENT,
+    statenames.CHECK_STACK,
+    statenames.IS_STACK_DONE,
+    statenames.WAIT_FOR_STACK,
 }
-LAMBDA_STATES = {"Await Stack Event", "Check Stack"}
+LAMBDA_STATES = {statenames.AWAIT_STACK_EVENT, statenames.CHECK_STACK}
 
 
 @dataclass
@@ -123,7 +124,7 @@ def measure(engine: LocalEngine, local: Any, mode: str, seconds: int, app_dir: P
     execute = [
         e
         for e in events
-        if (e.get("stateExitedEventDetails") or {}).get("name") == "Execute Change Set"
+        if (e.get("stateExitedEventDetails") or {}).get("name") == statenames.EXECUTE_CHANGE_SET
     ]
     started = json.loads(execute[-1]["stateExitedEventDetails"]["output"])["execution"][
         "started_at"

@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackrelay import statenames
 from stackrelay.backoff import next_delay
 from stackrelay.config import PollBounds
 from stackrelay_cli import build, progress
@@ -42,7 +43,7 @@ SCHEDULES = {  # polling only (StackCompletion=poll): benchmarks.completion comp
     "fixed 30 s": {"StackCompletion": "poll", "PollMinSeconds": "30", "PollMaxSeconds": "30"},
 }
 TEMPLATE_POLL_MIN = 5  # template.yaml PollMinSeconds' default (the adaptive schedule's floor)
-POLL_STATES = {"Check Stack", "Is Stack Done?", "Wait For Stack"}
+POLL_STATES = {statenames.CHECK_STACK, statenames.IS_STACK_DONE, statenames.WAIT_FOR_STACK}
 
 
 @dataclass
@@ -95,13 +96,13 @@ def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Me
     entered = [
         e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
     ]
-    started = _outputs(events, "Execute Change Set")[-1]["execution"]["started_at"]
-    noticed = _outputs(events, "Check Stack")[-1]["result"]["checked_at"]
+    started = _outputs(events, statenames.EXECUTE_CHANGE_SET)[-1]["execution"]["started_at"]
+    noticed = _outputs(events, statenames.CHECK_STACK)[-1]["result"]["checked_at"]
     return Measure(
         schedule=schedule,
         seconds=seconds,
         transitions=sum(name in POLL_STATES for name in entered),
-        invocations=entered.count("Check Stack"),
+        invocations=entered.count(statenames.CHECK_STACK),
         latency=noticed - (started + seconds + OFFSET),
     )
 

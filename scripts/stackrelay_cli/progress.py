@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-WAITING_STEPS = {"Wait For Approval": "waiting for approval"}
+from stackrelay import statenames
+
+WAITING_STEPS = {statenames.WAIT_FOR_APPROVAL: "waiting for approval"}
 
 
 @dataclass
@@ -62,23 +64,32 @@ def clean_cause(cause: str | None) -> str | None:
     return cause
 
 
+def _stage_iteration(event: dict[str, Any]) -> bool:
+    """A MapIteration* event of the Map over stages (statenames.STAGE_MAPS)."""
+    kind = event["type"]
+    details = event.get(kind[0].lower() + kind[1:] + "EventDetails") or {}
+    return details.get("name", statenames.DEPLOY_EACH_STAGE) in statenames.STAGE_MAPS
+
+
 def read(execution: dict[str, Any], events: list[dict[str, Any]]) -> Progress:
     """Progress of one execution from ``describe_execution`` and its history."""
     progress = Progress(status=execution["status"])
     current: StageProgress | None = None
     for event in sorted(events, key=lambda e: e["id"]):
         kind = event["type"]
+        if kind.startswith("MapIteration") and not _stage_iteration(event):
+            continue  # an inner Map's iteration (a wave's regions), not a stage
         if kind == "TaskStateExited" or kind.endswith("StateExited"):
             details = event.get("stateExitedEventDetails") or {}
             name, output = details.get("name"), _json(details.get("output"))
-            if name == "Validate Input" and isinstance(output, dict) and "plan" in output:
+            if name == statenames.VALIDATE_INPUT and isinstance(output, dict) and "plan" in output:
                 plan = output["plan"]
                 progress.app, progress.kind = plan.get("app"), plan.get("kind")
                 progress.stages = [
                     StageProgress(stage=s["stage"], stack=s["stack"], account=s["account"])
                     for s in plan.get("stages", [])
                 ]
-            elif current is not None and name and name.startswith("Record ") and output:
+            elif current is not None and name in statenames.RECORD_STATES and output:
                 recorded = output.get("recorded") or {}
                 current.outcome = recorded.get("outcome")
                 current.headline = recorded.get("headline") or current.headline
@@ -86,7 +97,7 @@ def read(execution: dict[str, Any], events: list[dict[str, Any]]) -> Progress:
                 current.error = recorded.get("error")
                 current.reason = recorded.get("reason")
                 current.approver = recorded.get("approver")
-            elif current is not None and name == "Check Change Set" and output:
+            elif current is not None and name == statenames.CHECK_CHANGE_SET and output:
                 current.headline = (output.get("change_set") or {}).get(
                     "headline"
                 ) or current.headline

@@ -23,7 +23,6 @@ DEFINITION = {"functions/stackrelay/topology.py"}  # the default topology (and t
 PENDING_TOPOLOGY = {
     # Rewritten by helper `topology` (#13: plan over the topology, `local release
     # --topology`, engine accounts per topology); each leaves this list when it lands.
-    "functions/stackrelay/plan.py",
     "scripts/stackrelay_cli/local.py",
     "scripts/stackrelay_local/config.py",
     "scripts/stackrelay_local/__main__.py",

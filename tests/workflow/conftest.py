@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stackrelay import statenames
 from stackrelay_cli import build, progress
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, LocalEngine
@@ -22,7 +23,7 @@ from stackrelay_local import EngineConfig, LocalEngine
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = ROOT / "examples" / "aws-news"
 _EXECUTIONS = itertools.count(1)
-APPROVAL_STATE = "Wait For Approval"
+APPROVAL_STATE = statenames.WAIT_FOR_APPROVAL
 
 
 @pytest.fixture(scope="module")

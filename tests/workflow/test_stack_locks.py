@@ -18,6 +18,7 @@ from review_fixtures import (
     stop,
     wait_for_state,
 )
+from stackrelay import statenames
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, Fault, LocalEngine
 
@@ -92,7 +93,7 @@ def test_newer_review_commit_supersedes_older_waiter(releaser, tmp_path):
     artifacts = {b: publish(releaser, tmp_path, b) for b in ("1", "2", "3")}
     # Given A changes the stack (a long create) and B waits for the lock
     a = start(releaser, ref, artifacts["1"], "1")
-    wait_for_state(releaser, a, "Execute Change Set")
+    wait_for_state(releaser, a, statenames.EXECUTE_CHANGE_SET)
     b = start(releaser, ref, artifacts["2"], "2")
     wait_for_state(releaser, b, "Wait For Stack Lock")
 
@@ -104,7 +105,7 @@ def test_newer_review_commit_supersedes_older_waiter(releaser, tmp_path):
     runs = [run_a, run_b, run_c]
     assert [r.status for r in runs] == ["SUCCEEDED"] * 3, [failures(releaser, r.arn) for r in runs]
     assert run_b.output["stages"][0]["outcome"] == "superseded"
-    assert "Create Change Set" not in states_entered(releaser, b)
+    assert statenames.CREATE_CHANGE_SET not in states_entered(releaser, b)
     assert run_c.output["stages"][0]["outcome"] == "deployed"
     assert deployed_commit(releaser) == COMMITS["3"]
     assert deployed_build(releaser, name) == "3"
@@ -118,7 +119,7 @@ def test_stopped_holder_lock_released_and_next_deploy_not_blocked(releaser, tmp_
     name = review_stack(releaser, ref)
     releaser.engine.set_stack_seconds(300, stack=name)
     a = start(releaser, ref, publish(releaser, tmp_path, "1"), "1")
-    wait_for_state(releaser, a, "Check Stack")
+    wait_for_state(releaser, a, statenames.CHECK_STACK)
     assert [i["holder"] for i in lock_items(releaser) if i["sk"] == "LOCK"] == [a]
 
     janitor = stop(releaser, a)
@@ -138,7 +139,7 @@ def test_crashed_holder_lock_taken_over_without_janitor(releaser, tmp_path):
     name = review_stack(releaser, ref)
     releaser.engine.set_stack_seconds(120, stack=name)
     a = start(releaser, ref, publish(releaser, tmp_path, "1"), "1")
-    wait_for_state(releaser, a, "Check Stack")
+    wait_for_state(releaser, a, statenames.CHECK_STACK)
     releaser.sfn.stop_execution(executionArn=a)  # no status-change event delivered
 
     run = releaser.finish(start(releaser, ref, publish(releaser, tmp_path, "2"), "2"))
@@ -156,7 +157,7 @@ def test_lock_a_failed_execution_could_not_release_is_freed_by_the_janitor_via_e
     name = review_stack(releaser, ref)
     releaser.engine.set_stack_seconds(120, stack=name)
     a = start(releaser, ref, publish(releaser, tmp_path, "1"), "1")
-    wait_for_state(releaser, a, "Check Stack")
+    wait_for_state(releaser, a, statenames.CHECK_STACK)
     for function in ("*RecordOutcome*", "*-LockFunction-*"):
         releaser.engine.faults.add(
             Fault.lambda_crash(function=function, error_type="TaskCrashed", times=None)
