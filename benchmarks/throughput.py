@@ -57,8 +57,7 @@ class LockTimer:
 
 
 def run(levels: list[int], rounds: int) -> list[dict[str, Any]]:
-    from stackrelay_cli import packaging
-    from stackrelay_cli.local import bootstrap
+    from stackrelay_cli.local import Release, bootstrap
     from stackrelay_local import EngineConfig, LocalEngine, lambda_runtime
 
     timer = LockTimer(lambda_runtime.INVOKE_LOCK)
@@ -67,7 +66,7 @@ def run(levels: list[int], rounds: int) -> list[dict[str, Any]]:
     with LocalEngine(EngineConfig(stack_seconds=30.0)) as engine:
         local = bootstrap(engine)
         sfn = engine.client("stepfunctions")
-        artifact = packaging.package(APP, "tput", engine.client("s3"), local.bucket).as_input()
+        artifact = Release(local=local, app_dir=APP, app="tput", quiet=True).publish()
         machine = local.outputs["DeployStateMachineArn"]
         runtime = engine.runtime
         if not hasattr(runtime, "api_calls"):  # a checkout that counts no calls
