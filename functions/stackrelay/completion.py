@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from stackrelay import clock, sessions, stackcheck
+from stackrelay import clock, parsing, sessions, stackcheck
 from stackrelay.config import PollBounds
 from stackrelay.errors import StackRelayError, Throttled
 from stackrelay.records import clean, plain
@@ -287,5 +287,5 @@ def answer(
 
 def check_wait(wait: dict[str, Any], poll: PollBounds) -> dict[str, Any]:
     """The polling path's check, on a stored wait, through the stage's deploy role."""
-    event = stackcheck.CheckStackEvent.model_validate(wait)
+    event = parsing.parse(stackcheck.CheckStackEvent, wait, "stored wait")
     return stackcheck.check(sessions.cloudformation(event.stage), event, poll)

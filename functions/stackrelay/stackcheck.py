@@ -7,19 +7,20 @@ all answer a stage's wait with :func:`check`, over the classification in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-
-from pydantic import BaseModel
 
 from stackrelay import backoff, cfn, clock, hints
 from stackrelay.config import PollBounds
 from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback
+from stackrelay.parsing import Model
 from stackrelay.plan import Stage
 from stackrelay.status import StackState, classify
 
 
-class CheckStackEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CheckStackEvent(Model):
     stage: Stage
     started_at: float
     operation: Literal["deploy", "delete", "recover"] = "deploy"

@@ -215,8 +215,8 @@ def test_record_failed_says_what_the_stack_really_is(
         stage,
         "failed",
         error={"Error": "Sandbox.Timedout", "Cause": "Task timed out after 30.00 seconds"},
+        execution={"started_at": 1.0},
     )
-    failed.execution = {"started_at": 1.0}
 
     result = module.record(table, failed, "ApiUrl", _Stacks(status))
 

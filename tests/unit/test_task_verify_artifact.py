@@ -3,6 +3,7 @@ template, and every object it deploys matches the manifest at its pinned version
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -69,7 +70,7 @@ def test_verify_overwritten_key_still_reads_the_published_version(s3: Any, verif
 def test_verify_sha256_mismatch_raises_with_both_hashes(s3: Any, verify: Any) -> None:
     artifact = upload(s3, TEMPLATE)
     tampered = upload(s3, TEMPLATE + b"# tampered\n", key=artifact.key)
-    claimed = artifact.model_copy(update={"version": tampered.version})
+    claimed = dataclasses.replace(artifact, version=tampered.version)
 
     with pytest.raises(ArtifactMismatch) as caught:
         verify(s3, claimed)

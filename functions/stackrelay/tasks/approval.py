@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from stackrelay import approvals, cfn, changeset, clock, events, identity, registry, sessions
 from stackrelay.config import Settings
@@ -33,7 +33,8 @@ from stackrelay.errors import (
     ChangeSetStale,
     retryable_throttling,
 )
-from stackrelay.model import APP_PATTERN, DIGEST_PATTERN, PIPELINE_PATTERN, SafeText, parse_model
+from stackrelay.model import APP_PATTERN, DIGEST_PATTERN, PIPELINE_PATTERN, parse_model
+from stackrelay.parsing import Model, Secret, text
 
 logger = Logger()
 SETTINGS = Settings.from_env()
@@ -42,18 +43,19 @@ ISSUER = identity.Issuer.from_env(os.environ)
 EXECUTION_PATTERN = r"^[A-Za-z0-9_:.-]{1,256}$"  # a name (or, in tests, an ARN)
 
 
-class ApprovalAction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class ApprovalAction(Model):
+    _forbid_extra: ClassVar[bool] = True
 
     action: Literal["list", "show", "approve", "reject"]
-    id_token: SecretStr = Field(repr=False)
-    app: str = Field(pattern=APP_PATTERN)
-    execution: str | None = Field(default=None, pattern=EXECUTION_PATTERN)
-    pipeline_id: str | None = Field(default=None, pattern=PIPELINE_PATTERN)
-    stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}(\.[a-z0-9-]{1,30})?$")
+    id_token: Secret = text(repr=False)
+    app: str = text(pattern=APP_PATTERN)
+    execution: str | None = text(None, pattern=EXECUTION_PATTERN)
+    pipeline_id: str | None = text(None, pattern=PIPELINE_PATTERN)
+    stage: str | None = text(None, pattern=r"^[a-z][a-z0-9-]{0,39}(\.[a-z0-9-]{1,30})?$")
     """The approval's stage; by default the one stage that waits."""
-    digest: str | None = Field(default=None, pattern=DIGEST_PATTERN)
-    reason: SafeText | None = Field(default=None, max_length=1024)
+    digest: str | None = text(None, pattern=DIGEST_PATTERN)
+    reason: str | None = text(None, max_length=1024, safe=True)
 
 
 def _stale_reason(item: dict[str, Any]) -> str | None:

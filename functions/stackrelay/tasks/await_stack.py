@@ -11,29 +11,30 @@ checks the stack itself and arms again.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, SecretStr
 
 from stackrelay import completion
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, Secret, event_parser, text
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
 
 
-class AwaitStackEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class AwaitStackEvent(Model):
     stage: Stage
     operation: Literal["deploy", "delete"] = "deploy"
     started_at: float
-    request_token: str = Field(pattern=completion.TOKEN_PATTERN)
-    task_token: SecretStr
+    request_token: str = text(pattern=completion.TOKEN_PATTERN)
+    task_token: Secret = text(repr=False)
     expected_seconds: float | None = None
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import boundary, cfn, changeset, sessions
 from stackrelay.errors import ChangeSetFailed, retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
 CHANGE_SET_POLL_SECONDS = 2
 
 
-class CheckEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CheckEvent(Model):
     stage: Stage
 
 

@@ -9,22 +9,23 @@ Execute Change Set on a review or staging stack) only delete the change set.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import approvals, cfn, events, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalAlreadyDecided, ApprovalNotFound, retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
 
 
-class CloseEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CloseEvent(Model):
     stage: Stage
     error: dict[str, str | None]
 

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
 from stackrelay import cfn, clock, hints, sessions
 from stackrelay.errors import StackNotRecoverable, retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 from stackrelay.status import CONTINUE_ROLLBACK_FROM
 
 logger = Logger()
 
 
-class ContinueRollbackEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ContinueRollbackEvent(Model):
     stage: Stage
-    skip: list[str] = Field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
 
 
 def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> dict[str, Any]:

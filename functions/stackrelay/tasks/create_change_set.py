@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import cfn, clock, sessions
 from stackrelay.errors import retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
 
 
-class CreateEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CreateEvent(Model):
     stage: Stage
     declared_parameters: list[str]
     change_set_type: Literal["CREATE", "UPDATE"]

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import cfn, clock, completion, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import TeardownRefused, retryable_throttling
 from stackrelay.naming import is_review_stack
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
 
 
-class DeleteEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class DeleteEvent(Model):
     stage: Stage
     retry: bool = False
     """The teardown's second try after DELETE_FAILED: a new operation, a new request token."""

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import cfn, changeset, clock, completion, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import ChangeSetStale, retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
 
 
-class ExecuteEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ExecuteEvent(Model):
     stage: Stage
     digest: str
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
 from stackrelay import events, locks, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -21,11 +21,12 @@ STACK_LEASE_SECONDS = 6 * 3600
 MAX_LOCK_WAIT_SECONDS = 3600
 
 
-class LockEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class LockEvent(Model):
     action: Literal["acquire", "release"]
     stage: Stage
     holder: str
-    lock: dict[str, Any] = Field(default_factory=dict)
+    lock: dict[str, Any] = field(default_factory=dict)
 
 
 def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
 from stackrelay import cfn, clock, delivery, hints, records, reviews, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
 from stackrelay.model import APP_PATTERN
 from stackrelay.naming import execution_name
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser, limits, text
 from stackrelay.status import CONTINUE_ROLLBACK_FROM
 
 logger = Logger()
@@ -34,15 +34,16 @@ RECORD_RETENTION = (
 )
 
 
-class OperationsAction(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class OperationsAction(Model):
     action: Literal["history", "reviews", "recover", "metrics"]
-    app: str | None = Field(default=None, pattern=APP_PATTERN)
-    limit: int = Field(default=20, ge=1, le=500)
+    app: str | None = text(None, pattern=APP_PATTERN)
+    limit: int = limits(20, ge=1, le=500)
     stale: bool = False
-    stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
-    skip: list[str] = Field(default_factory=list, max_length=100)
-    history_stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
-    since: float | None = Field(default=None, ge=0)
+    stage: str | None = text(None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    skip: list[str] = limits(default_factory=list, max_length=100)
+    history_stage: str | None = text(None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    since: float | None = limits(None, ge=0)
 
 
 def history(table: Any, action: OperationsAction) -> dict[str, Any]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import cfn, hints, records, sessions, trust
 from stackrelay.config import Settings
 from stackrelay.errors import StackBusy, StackNeedsRecovery, retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 from stackrelay.status import StackState, classify
 
@@ -19,7 +19,8 @@ logger = Logger()
 SETTINGS = Settings.from_env()
 
 
-class PrepareEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PrepareEvent(Model):
     stage: Stage
 
 

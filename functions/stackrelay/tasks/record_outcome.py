@@ -4,17 +4,17 @@ event (docs/events.md) and its delivery metrics (docs/metrics.md)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import approvals, cfn, clock, delivery, events, hints, records, sessions, status
 from stackrelay.config import Settings
 from stackrelay.errors import ApprovalNotFound, retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
@@ -22,7 +22,8 @@ metrics = Metrics()
 SETTINGS = Settings.from_env()
 
 
-class RecordEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class RecordEvent(Model):
     stage: Stage
     outcome: Literal["deployed", "no_changes", "failed", "deleted", "superseded", "recovered"]
     change_set: dict[str, Any] | None = None

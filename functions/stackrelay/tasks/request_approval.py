@@ -6,23 +6,24 @@ goes to the table and nowhere else (never into a log line).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from stackrelay import approvals, changeset, events, sessions
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
 
 logger = Logger()
 SETTINGS = Settings.from_env()
 
 
-class ApprovalRequest(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequest(Model):
     token: str
     stage: Stage
     change_set: dict[str, Any]

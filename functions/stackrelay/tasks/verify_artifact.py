@@ -7,22 +7,23 @@ verified is what deploys, whatever is written to the bucket afterwards."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from stackrelay import artifacts, sessions, templates
 from stackrelay.errors import THROTTLING_CODES, ArtifactMismatch, retryable_throttling
 from stackrelay.model import Artifact
-from stackrelay.parsing import event_parser
+from stackrelay.parsing import Model, event_parser
 
 logger = Logger()
 
 
-class VerifyEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class VerifyEvent(Model):
     artifact: Artifact
 
 
