@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from stackrelay import templates
-
 MANIFEST_KEY = "StackRelay"
 
 # (resource type, property) -> the shape of the reference:
@@ -240,6 +238,8 @@ def pin(
     what it verified, and it verifies only the app's own artifacts.
     ``each_template`` is applied to the root and every nested template first.
     """
+    from stackrelay import templates  # yaml, for nested templates: not on every import
+
     pinned: dict[tuple[str, str], Pinned] = {}
 
     def take(where: str, obj_bucket: str, key: str) -> Pinned:
@@ -316,6 +316,8 @@ def verify(
     ArtifactError naming the first object that is unpinned, unlisted, missing or
     changed.
     """
+    from stackrelay import templates  # yaml, for nested templates: not on every import
+
     listed = {(o["Bucket"], o["Key"], o["Version"]): o["Sha256"] for o in manifest(template)}
     checked: dict[tuple[str, str, str], Pinned] = {}
 
