@@ -122,6 +122,29 @@ SEAMS: dict[str, Seam] = {
         "_create_output_map() so change-set stacks get Outputs; "
         "read resource_map._parsed_resources",
     ),
+    "cfn_stack_parse_template": Seam(
+        "moto.cloudformation.models:Stack.parse_template",
+        "moto reads every template with PyYAML's pure-Python full Loader, even JSON (a third "
+        "of a bootstrap's CPU): the engine's templates are JSON, so we read JSON first",
+        ("template",),
+    ),
+    "cfn_change_set_parse_template": Seam(
+        "moto.cloudformation.models:ChangeSet._parse_template",
+        "as cfn_stack_parse_template, for a change set (writes template_dict)",
+        ("self",),
+    ),
+    "asl_parse": Seam(
+        f"{_SFN}.parse.asl_parser:AmazonStateLanguageParser.parse",
+        "moto lexes and parses the whole ASL with antlr on create_state_machine and again at "
+        "the start of every execution (most of a review deploy's CPU): we keep the parse tree "
+        "per definition text and build each execution's program from it",
+        ("definition",),
+    ),
+    "asl_preprocessor": Seam(
+        f"{_SFN}.parse.preprocessor:Preprocessor",
+        "builds an execution's evaluation components from a parse tree (a fresh one per use, "
+        "so executions share no component)",
+    ),
     "cfn_event": Seam(
         "moto.cloudformation.models:Event",
         "stack events we add on the simulated timeline (timestamp overwritten)",
@@ -542,6 +565,8 @@ def install(runtime: Runtime) -> Patcher:
     _install_nested_stacks(patcher)
     _install_provisioning(runtime, patcher)
     _install_s3_faults(runtime, patcher)
+    _install_template_json(patcher)
+    _install_asl_parse_cache(patcher)
     owner, attr = _owner_and_attr("sfn_models_backends")
     patcher.set(owner, attr, resolve("sfn_parser_backends"))
     return patcher
@@ -1305,3 +1330,67 @@ def fn_attr_names() -> tuple[str, ...]:
 
 
 Callback = Callable[..., Any]
+
+
+def _install_template_json(patcher: Patcher) -> None:
+    """moto parses JSON templates with PyYAML's Python loader; read JSON as JSON first."""
+
+    def as_json(template: Any) -> Any:
+        if isinstance(template, str) and template.lstrip().startswith("{"):
+            try:
+                return json.loads(template)
+            except ValueError:
+                return None  # not JSON after all: moto's own reader says why
+        return None
+
+    owner, attr = _owner_and_attr("cfn_stack_parse_template")
+    original_parse = getattr(owner, attr)
+
+    def parse_template(template: str) -> Any:
+        parsed = as_json(template)
+        return parsed if parsed is not None else original_parse(template)
+
+    patcher.set(owner, attr, staticmethod(parse_template))
+
+    owner, attr = _owner_and_attr("cfn_change_set_parse_template")
+    original_change_set = getattr(owner, attr)
+
+    def _parse_template(self: Any) -> None:
+        parsed = as_json(self.template)
+        if parsed is None:
+            original_change_set(self)
+        else:
+            self.template_dict = parsed
+
+    patcher.set(owner, attr, _parse_template)
+
+
+_ASL_TREES: dict[str, Any] = {}
+_ASL_TREES_LOCK = threading.Lock()
+_ASL_TREES_MAX = 32
+
+
+def _install_asl_parse_cache(patcher: Patcher) -> None:
+    """Parse each ASL definition once per process; every execution still gets its own program.
+
+    The antlr parse tree is read-only once built, and keyed by the definition's full text,
+    so a changed definition is parsed anew. The program (evaluation components) is built
+    from the tree by a fresh Preprocessor each time, as moto does, so executions share no
+    component. Process-wide: engines started one after another (tests) reuse it too.
+    """
+    owner, attr = _owner_and_attr("asl_parse")
+    original = getattr(owner, attr)
+    preprocessor = resolve("asl_preprocessor")
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = _ASL_TREES.get(definition)
+        if tree is not None:
+            return preprocessor().visit(tree), tree
+        program, tree = original(definition)  # raises on a syntax error, as before
+        with _ASL_TREES_LOCK:
+            if len(_ASL_TREES) >= _ASL_TREES_MAX:
+                _ASL_TREES.pop(next(iter(_ASL_TREES)))
+            _ASL_TREES[definition] = tree
+        return program, tree
+
+    patcher.set(owner, attr, staticmethod(parse))
