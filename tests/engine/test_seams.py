@@ -50,3 +50,31 @@ def test_seams_patches_are_undone_at_stop() -> None:
         assert seams.resolve("lambda_invoke") is not lambda_fn
     assert seams.resolve("lambda_invoke") is lambda_fn
     assert seams.resolve("wait_interval") is wait
+
+
+def test_asl_parse_is_kept_per_definition_and_each_use_gets_its_own_program() -> None:
+    from stackrelay_local import LocalEngine
+
+    definition = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
+    with LocalEngine():
+        parse = seams.resolve("asl_parse")
+        first_program, first_tree = parse(definition)
+        second_program, second_tree = parse(definition)
+        changed_program, changed_tree = parse(definition.replace("Done", "End"))
+
+    assert second_tree is first_tree  # parsed once
+    assert second_program is not first_program  # executions share no component
+    assert changed_tree is not first_tree  # another text, another parse
+
+
+def test_json_templates_are_read_as_json_and_yaml_still_works() -> None:
+    from stackrelay_local import LocalEngine
+
+    with LocalEngine():
+        parse = seams.resolve("cfn_stack_parse_template")
+        assert parse('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}') == {
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
+        }
+        assert parse("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n") == {
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
+        }
