@@ -60,7 +60,7 @@ def test_asl_parse_is_kept_per_definition_and_each_use_gets_its_own_program() ->
         parse = seams.resolve("asl_parse")
         first_program, first_tree = parse(definition)
         second_program, second_tree = parse(definition)
-        changed_program, changed_tree = parse(definition.replace("Done", "End"))
+        _, changed_tree = parse(definition.replace("Done", "End"))
 
     assert second_tree is first_tree  # parsed once
     assert second_program is not first_program  # executions share no component
