@@ -6,9 +6,13 @@ the machine's load, so their ratio holds on a busy machine where absolute
 milliseconds do not. The ratio is ``(boto3 + task) / boto3``: the cold start of an
 invocation that makes a client (tasks make them on first use, so the import alone
 leaves boto3 out). Also the parts, each timed after the ones before it: Powertools
-Logger, pydantic, the Powertools parser, the product's models (``stackrelay.plan``).
+Logger, the product's models (``stackrelay.parsing``, ``stackrelay.model``,
+``stackrelay.plan``), and last what no task imports any more (pydantic, the Powertools
+parser), for scale. ``--compare DIR`` also imports each task from another checkout (e.g.
+main before a change), interleaved with this one's, so both columns share the load.
 
     .venv/bin/python -m benchmarks.imports [--rounds 7] [--tasks check_stack,plan]
+                                           [--compare DIR]
 """
 
 from __future__ import annotations
@@ -54,18 +58,23 @@ PROBE = (
 )
 PARTS = {
     "Powertools Logger": "from aws_lambda_powertools import Logger",
-    "pydantic": "import pydantic",
-    "Powertools parser": "from aws_lambda_powertools.utilities.parser import event_parser",
-    "stackrelay.plan (models)": "import stackrelay.plan",
+    "stackrelay.parsing (model dataclasses)": "import stackrelay.parsing",
+    "stackrelay.model (execution input)": "import stackrelay.model",
+    "stackrelay.plan (Stage)": "import stackrelay.plan",
+    "pydantic (no task imports it)": "import pydantic",
+    "Powertools parser (no task imports it)": (
+        "from aws_lambda_powertools.utilities.parser import event_parser"
+    ),
 }
 
 
-def sample(*steps: str) -> list[float]:
+def sample(*steps: str, root: Path = ROOT) -> list[float]:
     """Seconds each import statement took, one after the other, in a fresh interpreter."""
     timed = "".join(f"{step}\nmarks.append(time.perf_counter())\n" for step in steps)
     code = PROBE.format(steps=timed)
+    env = {**ENV, "PYTHONPATH": str(root / "functions")}
     done = subprocess.run(
-        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"{steps} failed:\n{done.stderr[-2000:]}")
@@ -76,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--compare", type=Path, help="another checkout, interleaved")
     args = parser.parse_args(argv)
     tasks = [t for t in args.tasks.split(",") if t]
+    other: Path | None = args.compare
     ratios: dict[str, list[float]] = {t: [] for t in tasks}
     task_ms: dict[str, list[float]] = {t: [] for t in tasks}
+    before: dict[str, list[float]] = {t: [] for t in tasks}
     boto_ms: list[float] = []
     parts: dict[str, list[float]] = {name: [] for name in PARTS}
     load = os.getloadavg()[0]
@@ -89,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             boto_ms.append(boto)
             task_ms[task].append(own)
             ratios[task].append((boto + own) / boto)
+            if other is not None and (other / f"functions/stackrelay/tasks/{task}.py").exists():
+                boto, own = sample("import boto3", f"import stackrelay.tasks.{task}", root=other)
+                before[task].append((boto + own) / boto)
         boto, *rest = sample("import boto3", *PARTS.values())
         for name, value in zip(PARTS, rest, strict=True):
             parts[name].append(value / boto)
@@ -98,12 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         f"start, {os.getloadavg()[0]:.1f} at end (2 cores); `import boto3` median "
         f"{statistics.median(boto_ms) * 1000:.0f} ms\n"
     )
-    print("| task | task after boto3 (ms) | (boto3 + task) / boto3 |")
-    print("|---|---:|---:|")
+    compared = f" | {other} (boto3 + task) / boto3" if other else ""
+    print(f"| task | task after boto3 (ms) | (boto3 + task) / boto3{compared} |")
+    print("|---|---:|---:|" + ("---:|" if other else ""))
     for task in tasks:
+        then = ""
+        if other is not None:
+            then = f" {statistics.median(before[task]):.2f}x |" if before[task] else " - |"
         print(
             f"| {task} | {statistics.median(task_ms[task]) * 1000:.0f} "
-            f"| {statistics.median(ratios[task]):.2f}x |"
+            f"| {statistics.median(ratios[task]):.2f}x |{then}"
         )
     worst = max(statistics.median(r) for r in ratios.values())
     print(f"\nworst task: {worst:.2f}x `import boto3`\n")
