@@ -201,6 +201,30 @@ def build_plan(
     }
 
 
+def judge_wave(wave: Mapping[str, Any], outcomes: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A stage's failure policy over its targets' outcomes (the ASL's Judge Wave).
+
+    The wave holds while no more targets failed than the stage tolerates. When it
+    does not, the release fails with the first failed target's error and cause (in
+    target order), naming the target when the stage has several.
+    """
+    failed = [o for o in outcomes if o.get("outcome") == "failed"]
+    tolerate = int(wave.get("tolerate") or 0)
+    held = len(failed) <= tolerate
+    verdict: dict[str, Any] = {"held": held, "failed": len(failed), "error": None, "cause": None}
+    if held:
+        return verdict
+    first = failed[0]
+    cause = str(first.get("reason") or first.get("error") or "the target failed")
+    if len(outcomes) > 1:
+        cause = (
+            f"{first.get('target') or first.get('stage')}: {cause} ({len(failed)} of "
+            f"{len(outcomes)} regions of {wave.get('name')} failed; it tolerates {tolerate}.)"
+        )
+    verdict.update(error=str(first.get("error") or "StageFailed"), cause=cause)
+    return verdict
+
+
 def check_accounts(settings: Settings) -> None:
     """Every topology account must be one whose deploy role the task role may assume."""
     allowed = settings.deploy_accounts

@@ -16,7 +16,13 @@ RECOVER = "recover"
 VALIDATE_INPUT = "Validate Input"
 """Its output carries ``plan``: the stages (targets) of the release, in order."""
 DEPLOY_EACH_STAGE = "Deploy Each Stage"
-"""The Map state whose iterations are the stages (targets) of a release."""
+"""The Map state whose iterations are the stages (waves) of a release."""
+DEPLOY_EACH_REGION = "Deploy Each Region"
+"""The Map state, inside a stage's iteration, whose iterations are its targets (regions)."""
+JUDGE_WAVE = "Judge Wave"
+"""Applies the stage's failure policy to its targets' outcome lines."""
+STAGE_DONE = "Stage Done"
+"""Every deploy target ends here; its input carries ``stage`` and ``recorded``."""
 TEAR_DOWN_EACH_STAGE = "Tear Down Each Stage"
 """The Map state whose iterations are the stages (targets) of a teardown."""
 ACQUIRE_STACK_LOCK = "Acquire Stack Lock"
@@ -55,13 +61,17 @@ RECORD_STATES = frozenset(
 """States whose output carries ``recorded``: the stage's outcome line."""
 
 STAGE_MAPS = frozenset({DEPLOY_EACH_STAGE, TEAR_DOWN_EACH_STAGE})
-"""Map states whose iteration index is the stage's index in the plan."""
+"""Map states over stages. Progress follows targets by the stage their states carry; only
+histories without state inputs fall back to these Maps' iteration index."""
 
 MACHINES: dict[str, frozenset[str]] = {
     DEPLOY: frozenset(
         {
             VALIDATE_INPUT,
             DEPLOY_EACH_STAGE,
+            DEPLOY_EACH_REGION,
+            JUDGE_WAVE,
+            STAGE_DONE,
             ACQUIRE_STACK_LOCK,
             PREPARE_STACK,
             CREATE_CHANGE_SET,

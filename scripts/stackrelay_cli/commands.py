@@ -218,9 +218,10 @@ def follow(
         while not reached():
             if not quiet:
                 for s in current.stages:
-                    if seen.get(s.stage) != s.step:
-                        seen[s.stage] = s.step
-                        render.console.print(f"  {s.stage:<8} {s.stack}: {s.step}")
+                    name = s.target or s.stage
+                    if seen.get(name) != s.step:
+                        seen[name] = s.step
+                        render.console.print(f"  {name:<8} {s.stack}: {s.step}")
             wait(follower.changed)
             current = follower.poll()
         return current

@@ -1,7 +1,9 @@
 """An execution's progress, read from its Step Functions history.
 
 Pure: takes the history events (as ``get_execution_history`` returns them)
-and says, per stage, which step runs and how it ended. The CLI's ``status``,
+and says, per target (a stage in one region), which step runs and how it ended.
+Targets of a wave run concurrently, so each event is matched to its target by
+the planned stage its state's input or output carries, never by event order. The CLI's ``status``,
 ``watch`` and ``start --wait`` all read progress through here.
 """
 
@@ -21,6 +23,9 @@ class StageProgress:
     stage: str
     stack: str
     account: str
+    region: str = ""
+    target: str = ""
+    """The stage name for a one-region stage, ``<stage>.<region>`` in a wave."""
     step: str = "queued"
     state: str = "queued"  # queued | running | succeeded | failed
     outcome: str | None = None
@@ -46,7 +51,12 @@ class Progress:
         return self.status != "RUNNING"
 
     def stage(self, name: str) -> StageProgress | None:
-        return next((s for s in self.stages if s.stage == name), None)
+        """The first target of stage (or the target) ``name``."""
+        return next((s for s in self.stages if name in (s.stage, s.target)), None)
+
+    def targets(self, name: str) -> list[StageProgress]:
+        """Every target of stage ``name`` (one per region), or the target ``name``."""
+        return [s for s in self.stages if name in (s.stage, s.target)]
 
 
 def _json(text: str | None) -> Any:
@@ -71,25 +81,59 @@ def _stage_iteration(event: dict[str, Any]) -> bool:
     return details.get("name", statenames.DEPLOY_EACH_STAGE) in statenames.STAGE_MAPS
 
 
+def _target_of(planned: Any) -> str | None:
+    if isinstance(planned, dict):
+        return planned.get("target") or planned.get("stage")
+    return None
+
+
 def read(execution: dict[str, Any], events: list[dict[str, Any]]) -> Progress:
     """Progress of one execution from ``describe_execution`` and its history."""
     progress = Progress(status=execution["status"])
-    current: StageProgress | None = None
+    by_target: dict[str, StageProgress] = {}
+    # Histories without state inputs (trimmed recordings of the one-Map machine before
+    # waves) are followed by Map iteration instead: one target at a time.
+    by_inputs, iterating = False, None
     for event in sorted(events, key=lambda e: e["id"]):
         kind = event["type"]
         if kind.startswith("MapIteration") and not _stage_iteration(event):
             continue  # an inner Map's iteration (a wave's regions), not a stage
-        if kind == "TaskStateExited" or kind.endswith("StateExited"):
+        if kind == "MapIterationStarted" and not by_inputs:
+            index = (event.get("mapIterationStartedEventDetails") or {}).get("index", 0)
+            iterating = progress.stages[index] if index < len(progress.stages) else None
+            if iterating is not None:
+                iterating.state, iterating.step = "running", "starting"
+        elif kind in ("MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"):
+            if iterating is not None and not by_inputs:
+                failed = kind != "MapIterationSucceeded"
+                iterating.state = "failed" if failed else "succeeded"
+                iterating.step = (
+                    (iterating.error or "failed") if failed else (iterating.outcome or "done")
+                )
+        elif kind.endswith("StateExited"):
             details = event.get("stateExitedEventDetails") or {}
             name, output = details.get("name"), _json(details.get("output"))
-            if name == statenames.VALIDATE_INPUT and isinstance(output, dict) and "plan" in output:
+            if not isinstance(output, dict):
+                continue
+            if name == statenames.VALIDATE_INPUT and "plan" in output:
                 plan = output["plan"]
                 progress.app, progress.kind = plan.get("app"), plan.get("kind")
                 progress.stages = [
-                    StageProgress(stage=s["stage"], stack=s["stack"], account=s["account"])
+                    StageProgress(
+                        stage=s["stage"],
+                        stack=s["stack"],
+                        account=s["account"],
+                        region=s.get("region", ""),
+                        target=s.get("target") or s["stage"],
+                    )
                     for s in plan.get("stages", [])
                 ]
-            elif current is not None and name in statenames.RECORD_STATES and output:
+                by_target = {s.target: s for s in progress.stages}
+                continue
+            current = by_target.get(_target_of(output.get("stage")) or "") or iterating
+            if current is None:
+                continue
+            if name in statenames.RECORD_STATES:
                 recorded = output.get("recorded") or {}
                 current.outcome = recorded.get("outcome")
                 current.headline = recorded.get("headline") or current.headline
@@ -97,22 +141,32 @@ def read(execution: dict[str, Any], events: list[dict[str, Any]]) -> Progress:
                 current.error = recorded.get("error")
                 current.reason = recorded.get("reason")
                 current.approver = recorded.get("approver")
-            elif current is not None and name == statenames.CHECK_CHANGE_SET and output:
+            elif name == statenames.CHECK_CHANGE_SET:
                 current.headline = (output.get("change_set") or {}).get(
                     "headline"
                 ) or current.headline
-        elif kind == "MapIterationStarted":
-            index = (event.get("mapIterationStartedEventDetails") or {}).get("index", 0)
-            if index < len(progress.stages):
-                current = progress.stages[index]
-                current.state, current.step = "running", "starting"
-        elif kind.endswith("StateEntered") and current is not None and current.state == "running":
-            name = (event.get("stateEnteredEventDetails") or {}).get("name", "")
-            current.step = WAITING_STEPS.get(name, name)
-        elif kind == "MapIterationSucceeded" and current is not None:
-            current.state, current.step = "succeeded", current.outcome or "done"
-        elif kind in ("MapIterationFailed", "MapIterationAborted") and current is not None:
-            current.state, current.step = "failed", current.error or "failed"
+        elif kind.endswith("StateEntered"):
+            details = event.get("stateEnteredEventDetails") or {}
+            name = details.get("name", "")
+            state_input = _json(details.get("input"))
+            planned = state_input.get("stage") if isinstance(state_input, dict) else None
+            current = by_target.get(_target_of(planned) or "")
+            by_inputs = by_inputs or current is not None
+            if current is None:
+                if iterating is not None and not by_inputs and iterating.state == "running":
+                    iterating.step = WAITING_STEPS.get(name, name)
+                continue
+            if name == statenames.STAGE_DONE:
+                # Every target ends here, with its recorded line (failed or not).
+                recorded = (state_input or {}).get("recorded") or {}
+                if recorded.get("outcome") == "failed":
+                    current.outcome, current.error = "failed", recorded.get("error")
+                    current.reason = recorded.get("reason") or current.reason
+                    current.state, current.step = "failed", current.error or "failed"
+                else:
+                    current.state, current.step = "succeeded", current.outcome or "done"
+            else:
+                current.state, current.step = "running", WAITING_STEPS.get(name, name)
         elif kind == "ExecutionFailed":
             details = event.get("executionFailedEventDetails") or {}
             progress.error, progress.cause = details.get("error"), clean_cause(details.get("cause"))
@@ -120,6 +174,10 @@ def read(execution: dict[str, Any], events: list[dict[str, Any]]) -> Progress:
             progress.error = "States.Timeout"
         elif kind == "ExecutionAborted":
             progress.error = "Aborted"
+    if progress.done:
+        for target in progress.stages:
+            if target.state == "running":  # stopped, or failed in a sibling's wave
+                target.state, target.step = "failed", target.error or "stopped"
     if execution.get("output"):
         progress.output = _json(execution["output"])
     if progress.error is None and execution.get("error"):
@@ -259,6 +317,8 @@ def fetch(sfn: Any, execution_arn: str) -> Progress:
                         stage=stage["stage"],
                         stack=stage.get("stack", ""),
                         account=stage.get("account", ""),
+                        region=stage.get("region", ""),
+                        target=stage.get("target") or stage["stage"],
                         state="succeeded" if stage.get("outcome") else "queued",
                         outcome=stage.get("outcome"),
                         url=stage.get("url"),

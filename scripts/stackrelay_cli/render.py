@@ -61,7 +61,8 @@ def stage_table(progress: Progress, title: str | None = None) -> Table:
             step = f"{s.error}: {s.reason}"
         elif s.state == "succeeded" and s.url:
             step = f"{s.outcome}  {s.url}"
-        table.add_row(s.stage, s.account, s.stack, f"[{style}]{step}[/]", s.headline or "")
+        name = s.target or s.stage
+        table.add_row(name, s.account, s.stack, f"[{style}]{step}[/]", s.headline or "")
     return table
 
 

@@ -88,6 +88,8 @@ def test_progress_json_shape_for_machines() -> None:
     assert set(data) == {"status", "app", "kind", "error", "cause", "stages"}
     assert set(data["stages"][0]) == {
         "stage",
+        "target",
+        "region",
         "stack",
         "account",
         "step",

@@ -276,6 +276,7 @@ def test_asl_definitions_nested_scopes_are_walked() -> None:
     # The Map's inner states count (a walker that stops at the top would pass vacuously).
     where = {w for w, _ in scopes(deploy())}
     assert "/Deploy Each Stage" in where
+    assert "/Deploy Each Stage/Deploy Each Region" in where
     assert any(state["Type"] == "Choice" for w, _, state in all_states(deploy()) if w != "<top>")
 
 
@@ -327,12 +328,16 @@ def test_substitution_checker_planted_violation_detected(extra_text: str, drop: 
 # --------------------------------------------------------------------------- planted
 def _first(definition: Definition, kind: str, inner: bool = False) -> dict[str, Any]:
     return next(
-        s for w, _, s in all_states(definition) if s["Type"] == kind and (w != "<top>") == inner
+        s
+        for w, _, s in all_states(definition)
+        if s["Type"] == kind and (w != "<top>") == inner and (kind != "Task" or "Catch" in s)
     )
 
 
 def _inner_states(definition: Definition) -> dict[str, Any]:
-    return definition["States"]["Deploy Each Stage"]["ItemProcessor"]["States"]
+    """The per-target chain: inside Deploy Each Stage (waves), Deploy Each Region (targets)."""
+    wave = definition["States"]["Deploy Each Stage"]["ItemProcessor"]["States"]
+    return wave["Deploy Each Region"]["ItemProcessor"]["States"]
 
 
 def _plant_inner_dangling_next(d: Definition) -> None:

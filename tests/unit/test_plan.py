@@ -13,7 +13,7 @@ from stackrelay import topology
 from stackrelay.config import Settings, with_parameters
 from stackrelay.errors import ConfigurationError, InvalidInput
 from stackrelay.model import parse_request
-from stackrelay.plan import Stage, build_plan, tag_value, template_url
+from stackrelay.plan import Stage, build_plan, judge_wave, tag_value, template_url
 
 LoadEvent = Callable[[str], dict[str, Any]]
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
@@ -397,3 +397,47 @@ def test_stage_from_dict_ignores_unknown_keys_and_names_missing_ones(
     missing = {k: v for k, v in planned.items() if k not in ("stack", "account")}
     with pytest.raises(InvalidInput, match="missing account, stack"):
         Stage.from_dict(missing)
+
+
+def _line(target: str, outcome: str, error: str | None = None) -> dict[str, Any]:
+    reason = f"{target} broke" if error else None
+    return {"stage": "prod", "target": target, "outcome": outcome, "error": error, "reason": reason}
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "tolerate", "held", "failed"),
+    [
+        ([_line("prod.a", "deployed"), _line("prod.b", "no_changes")], 0, True, 0),
+        ([_line("prod.a", "superseded")], 0, True, 0),
+        ([_line("prod.a", "deployed"), _line("prod.b", "failed", "StackRollback")], 1, True, 1),
+        ([_line("prod.a", "failed", "X"), _line("prod.b", "failed", "Y")], 1, False, 2),
+    ],
+)
+def test_judge_wave_holds_while_failures_within_tolerance(
+    outcomes: list[dict[str, Any]], tolerate: int, held: bool, failed: int
+) -> None:
+    verdict = judge_wave({"name": "prod", "tolerate": tolerate}, outcomes)
+
+    assert (verdict["held"], verdict["failed"]) == (held, failed)
+    assert (verdict["error"] is None) == held
+
+
+def test_judge_wave_fails_with_first_failed_targets_error_and_cause() -> None:
+    outcomes = [
+        _line("prod.us-east-1", "deployed"),
+        _line("prod.eu-west-1", "failed", "StackRollback"),
+        _line("prod.ap-south-1", "failed", "ChangeSetFailed"),
+    ]
+
+    verdict = judge_wave({"name": "prod", "tolerate": 1}, outcomes)
+
+    assert verdict["error"] == "StackRollback"
+    assert verdict["cause"] == (
+        "prod.eu-west-1: prod.eu-west-1 broke (2 of 3 regions of prod failed; it tolerates 1.)"
+    )
+
+
+def test_judge_wave_one_region_stage_keeps_the_targets_own_cause() -> None:
+    verdict = judge_wave({"name": "staging"}, [_line("staging", "failed", "StackRollback")])
+
+    assert (verdict["error"], verdict["cause"]) == ("StackRollback", "staging broke")

@@ -1,4 +1,4 @@
-"""Validate Input: parse the execution input and plan the stages."""
+"""Validate Input: parse the execution input and plan the stages; Judge Wave."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from stackrelay import events
 from stackrelay.config import Settings
 from stackrelay.model import parse_request
-from stackrelay.plan import Stage, build_plan
+from stackrelay.plan import Stage, build_plan, judge_wave
 
 logger = Logger()
 SETTINGS = Settings.from_env()
@@ -32,6 +32,11 @@ def release_started(plan: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "judge" in event:
+        # Judge Wave: the plan's failure policy, applied to a wave's outcomes.
+        verdict = judge_wave(event["judge"], event.get("outcomes") or [])
+        logger.info("Judged wave", extra={"wave": event["judge"].get("name"), **verdict})
+        return verdict
     request = parse_request(event.get("request"))
     plan = build_plan(request, SETTINGS, event["execution"], event.get("execution_arn"))
     logger.info(
