@@ -505,7 +505,7 @@ def test_deploy_account_ids_reach_the_functions_and_the_completion_bus() -> None
 def test_handler_reads_found_the_shared_configuration() -> None:
     # The scan is not vacuous: config.py's need("...") names and a task's own variable count.
     reads = handler_reads()
-    assert {"DEV_ACCOUNT_ID", "TABLE_NAME", "TOPOLOGY"} <= reads["stackrelay/config.py"]
+    assert {"TARGET_REGION", "TABLE_NAME", "TOPOLOGY"} <= reads["stackrelay/config.py"]
     assert "TEARDOWN_STATE_MACHINE_ARN" in reads["stackrelay/tasks/reaper.py"]
 
 
