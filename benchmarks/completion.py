@@ -87,6 +87,7 @@ def _drive(engine: LocalEngine, arn: str, done: threading.Event) -> None:
 
 def measure(engine: LocalEngine, local: Any, mode: str, seconds: int, app_dir: Path) -> Row:
     app = f"bench{seconds}"
+    local.isolate(app)  # the app's own execution role in the target accounts (#11)
     engine.set_stack_seconds(float(seconds + OFFSET))
     artifact = packaging.package(app_dir, app, engine.client("s3"), local.bucket).as_input()
     sfn = engine.client("stepfunctions")

@@ -67,6 +67,7 @@ def _outputs(events: list[dict], name: str) -> list[dict]:
 
 def measure_one(engine, local, schedule: str, seconds: int, app_dir: Path) -> Measure:
     app = f"bench{seconds}"
+    local.isolate(app)  # the app's own execution role in the target accounts (#11)
     engine.set_stack_seconds(float(seconds + OFFSET))
     artifact = build.publish(
         app_dir, app, engine.session(), local.bucket, sam_endpoint_url=engine.http_endpoint()

@@ -65,6 +65,7 @@ def run(levels: list[int], rounds: int) -> list[dict[str, Any]]:
     rows = []
     with LocalEngine(EngineConfig(stack_seconds=30.0)) as engine:
         local = bootstrap(engine)
+        local.isolate("tput")  # the app's own execution role in the target accounts (#11)
         sfn = engine.client("stepfunctions")
         artifact = Release(local=local, app_dir=APP, app="tput", quiet=True).publish()
         machine = local.outputs["DeployStateMachineArn"]

@@ -20,6 +20,7 @@ from typing import Any
 from stackrelay import topology
 from stackrelay.errors import ConfigurationError
 from stackrelay.topology import Topology
+from stackrelay.naming import execution_role_name
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -133,9 +134,10 @@ class Settings:
         """The role the task role assumes in a target account."""
         return f"arn:{self.partition}:iam::{account}:role/{self.deploy_role_name}"
 
-    def execution_role_arn(self, account: str, app: str | None = None) -> str:
-        """The role CloudFormation acts as in a target account (``app``: whose stack)."""
-        return f"arn:{self.partition}:iam::{account}:role/{self.execution_role_name}"
+    def execution_role_arn(self, account: str, app: str) -> str:
+        """The app's own execution role in a target account (naming.execution_role_name)."""
+        name = execution_role_name(self.execution_role_name, app)
+        return f"arn:{self.partition}:iam::{account}:role/{name}"
 
 
 MAX_DEPLOY_ACCOUNTS = 10

@@ -55,6 +55,43 @@ def stack_name(prefix: str, app: str, stage: str, branch: str | None = None) -> 
     return head
 
 
+# CloudFormation shortens the stack part of a generated name to make room for the
+# logical id, keeping at least half of the room (stackrelay_local.provisioning.
+# generated_name). The tightest type the per-app policies scope by name is an S3 bucket
+# (63 characters: (63 - 12 suffix - 2 hyphens) // 2 = 24), so "<prefix><app>-" must fit
+# in 24 characters for every generated name to keep the app's own prefix.
+APP_SCOPE_ROOM = 24
+MAX_APP_LENGTH = APP_SCOPE_ROOM - len("sr-") - 1
+"""The longest app name with the default stack prefix ``sr-`` (20)."""
+
+
+def app_scope(prefix: str, app: str) -> str:
+    """What every stack and generated resource name of ``app`` starts with.
+
+    ``sr-aws-news-``: the target accounts' per-app execution policy and permissions
+    boundary (setup/target-app.yaml) allow only names under it. ValueError when
+    CloudFormation could shorten a generated name below it (the app name is too long
+    for the prefix).
+    """
+    scope = f"{prefix}{app}-"
+    if len(scope) > APP_SCOPE_ROOM:
+        raise ValueError(
+            f"app {app!r} is too long for stack prefix {prefix!r}: {scope!r} must be at most "
+            f"{APP_SCOPE_ROOM} characters so the names CloudFormation generates (shortened "
+            "for S3 buckets, roles, functions) keep it; choose a shorter app name."
+        )
+    return scope
+
+
+def execution_role_name(base: str, app: str) -> str:
+    """The app's own CloudFormation execution role in a target account.
+
+    ``StackRelayExecution-aws-news`` (setup/target-app.yaml): each app's stacks run
+    with a role that can touch only that app's resources.
+    """
+    return f"{base}-{app}"
+
+
 def is_review_stack(prefix: str, app: str, stage: str, name: str) -> bool:
     """``name`` is one of ``app``'s per-branch stacks in the review stage ``stage``."""
     return name.startswith(f"{prefix}{app}-{stage}-")

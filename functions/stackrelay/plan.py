@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackrelay import artifacts
+from stackrelay import artifacts, naming
 from stackrelay.config import Settings
 from stackrelay.errors import ConfigurationError, InvalidInput
 from stackrelay.model import DeployRequest, Source
@@ -176,6 +176,10 @@ def build_plan(
         if artifact
         else ""
     )
+    try:
+        naming.app_scope(settings.stack_prefix, request.app)
+    except ValueError as exc:
+        raise InvalidInput(f"app: {exc}") from None
     waves: list[dict[str, Any]] = []
     for definition in defs:
         targets = [

@@ -15,7 +15,9 @@ renamed or moved is refused until an administrator registers it again.
 Why no app name may be another's hyphen-prefix (``shop`` and ``shop-api``):
 stack and resource names are ``<prefix><app>-...``, and the target accounts'
 per-app policies match ``<prefix><app>-*``; with such a pair one app's policy
-would match the other's resources.
+would match the other's resources. Why at most ``naming.MAX_APP_LENGTH`` (20)
+characters: CloudFormation shortens the stack part of the names it generates, and
+a longer app name would be cut below ``sr-<app>-`` (``naming.app_scope``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ def register(
     if not re.match(APP_PATTERN, app) or naming.collides_with_review_stacks(app):
         raise InvalidInput(
             f"app {app!r} is not a valid app name ({APP_PATTERN}, no {naming.REVIEW!r})."
+        )
+    if len(app) > naming.MAX_APP_LENGTH:
+        raise InvalidInput(
+            f"app {app!r} is longer than {naming.MAX_APP_LENGTH} characters: the target "
+            "accounts allow each app only names under its own prefix (sr-<app>-), and "
+            "CloudFormation shortens generated names (S3 buckets, roles, functions) below a "
+            "longer one. Choose a shorter app name."
         )
     if not str(project_id).isdigit():
         raise InvalidInput(f"project id {project_id!r} is not GitLab's numeric project id.")

@@ -16,6 +16,7 @@ checkout's ``.sam-venv`` (``make tools``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -366,7 +367,8 @@ def publish(
             read=read,
             upload=upload,
             prefix=app,
-            each_template=boundary.apply,  # every role gets the target accounts' boundary
+            # every role gets the app's own boundary in the target accounts
+            each_template=functools.partial(boundary.apply, name=boundary.name_for(app)),
         )
     except artifacts.UnversionedBucket as exc:
         raise BuildError(str(exc), EXIT_CONFIG) from None

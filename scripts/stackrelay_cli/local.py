@@ -39,6 +39,8 @@ class LocalOrchestrator:
     outputs: dict[str, str]
     bucket: str
     roles: dict[str, dict[str, str]] = field(default_factory=dict)
+    apps: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    """Per app and target-account key: the outputs of setup/target-app.yaml."""
 
     @property
     def orchestrator(self) -> Orchestrator:
@@ -59,16 +61,42 @@ class LocalOrchestrator:
         return session.resource("dynamodb", endpoint_url=endpoint).Table(self.outputs["TableName"])
 
     def register(self, app: str, project_path: str, project_id: str) -> dict[str, Any]:
-        """What an administrator does once per app (`stackrelay register`)."""
+        """What an administrator does once per app (`stackrelay register`, docs/setup.md
+        step 4), and the app's isolation in every target account (step 3b)."""
         from stackrelay import registry
 
-        return registry.register(
+        item = registry.register(
             self.table(), app, project_id, project_path, by="stackrelay-local", replace=True
         )
+        self.isolate(app)
+        return item
+
+    def isolate(self, app: str) -> dict[str, dict[str, str]]:
+        """Deploy setup/target-app.yaml for ``app`` in dev, staging and prod (once).
+
+        The app's own execution role and boundary: its stacks run with a role that can
+        touch only its resources, as on AWS.
+        """
+        if app not in self.apps:
+            self.apps[app] = {
+                stage: self.engine.deploy_app(
+                    ROOT / "setup" / "target-app.yaml",
+                    stack_name=app_setup_stack(app),
+                    account=account,
+                    parameters={"AppName": app, "ArtifactBucketName": self.bucket},
+                )
+                for stage, account in self.engine.config.accounts.items()
+            }
+        return self.apps[app]
 
     def token(self, **claims: Any) -> str:
         """A GitLab ID token from the engine's issuer (LocalIssuer.claims' arguments)."""
         return str(self.engine.mint_token(**claims))
+
+
+def app_setup_stack(app: str) -> str:
+    """The stack of setup/target-app.yaml for ``app`` (docs/setup.md, step 3b)."""
+    return f"stackrelay-app-{app}"
 
 
 def bootstrap(
@@ -471,7 +499,7 @@ def release(
     use_container: bool = False,
 ) -> int:
     """Release any SAM app folder: review, staging, prod (approved), teardown."""
-    from stackrelay.naming import slug
+    from stackrelay.naming import MAX_APP_LENGTH, slug
 
     from stackrelay_cli import build
 
@@ -485,9 +513,10 @@ def release(
     missing_parameters(template, given)
     # An app name the input model accepts: a letter first, no "review" segment.
     words = [w if w != "review" else "rv" for w in slug(name or app_dir.resolve().name).split("-")]
-    app = "-".join(w for w in words if w)[:40] or "app"
+    # At most naming.MAX_APP_LENGTH: the target accounts scope each app to sr-<app>-.
+    app = "-".join(w for w in words if w)[:MAX_APP_LENGTH].rstrip("-") or "app"
     if not app[0].isalpha():
-        app = f"app-{app}"[:40]
+        app = f"app-{app}"[:MAX_APP_LENGTH].rstrip("-")
     orchestrator_parameters = {}
     url_output = _url_output(template)
     if url_output:

@@ -104,6 +104,10 @@ class Target:
     stack: str
     role_boundary: Callable[[str], str | None] = field(default=lambda _name: None)
     partition: str = "aws"
+    stack_tags: dict[str, str] = field(default_factory=dict)
+    """The stack's tags: CloudFormation propagates them to every resource it tags."""
+    api_tags: Callable[[str], dict[str, str] | None] = field(default=lambda _api_id: None)
+    """The tags of a REST API by id (its children inherit them for access control)."""
 
     def arn(self, service: str, rest: str, region: bool = True, account: bool = True) -> str:
         return (
@@ -186,11 +190,14 @@ def _function(t: Target) -> list[Request]:
 
 def _state_machine(t: Target) -> list[Request]:
     arn = t.arn("states", f"stateMachine:{t.name}")
-    requests = [Request("states:CreateStateMachine", arn)]
+    context = _tag_context(t, t.props.get("Tags"))
+    requests = [Request("states:CreateStateMachine", arn, context)]
     requests += _pass_role(t, t.props.get("RoleArn"), "states.amazonaws.com")
     if t.props.get("LoggingConfiguration"):
         requests.append(Request("logs:CreateLogDelivery", "*"))
-    return requests + _tags("states:TagResource", arn, t.props.get("Tags"))
+    if t.props.get("Tags"):
+        requests.append(Request("states:TagResource", arn, context))
+    return requests
 
 
 def _rule(t: Target) -> list[Request]:
@@ -216,11 +223,43 @@ def _esm(t: Target) -> list[Request]:
     ]
 
 
+def _tag_context(t: Target, own: Any) -> dict[str, str | list[str]]:
+    """aws:RequestTag/* and aws:TagKeys of a create call, aws:ResourceTag/* after it.
+
+    CloudFormation sends the stack's tags with the resource's own (which win), and the
+    resource then carries them: the same set serves both keys for the stack's own
+    resources.
+    """
+    if isinstance(own, list):
+        own = {str(i.get("Key")): str(i.get("Value")) for i in own if isinstance(i, dict)}
+    tags = {**t.stack_tags, **(own if isinstance(own, dict) else {})}
+    context: dict[str, str | list[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context.update({f"aws:ResourceTag/{k}": v for k, v in tags.items()})
+    if tags:
+        context["aws:TagKeys"] = sorted(tags)
+    return context
+
+
+def _inherited(t: Target, api_id: Any) -> dict[str, str | list[str]]:
+    """A REST API's child (resource, method, deployment, stage...) inherits its tags
+    for access control (API Gateway's "tag inheritance", V1 only)."""
+    tags = t.api_tags(str(api_id or "")) or {}
+    return {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+
+
 def _apigw(
-    path: Callable[[Target], str], method: str = "POST"
+    path: Callable[[Target], str], method: str = "POST", api_prop: str | None = None
 ) -> Callable[[Target], list[Request]]:
     def build(t: Target) -> list[Request]:
-        return [Request(f"apigateway:{method}", t.arn("apigateway", path(t), account=False))]
+        if api_prop is None:  # the API itself: tagged from the stack
+            context = _tag_context(t, t.props.get("Tags"))
+        elif api_prop == "RestApiId":
+            context = _inherited(t, t.props.get(api_prop))
+        else:  # HTTP/WebSocket APIs: AWS documents no tag inheritance for children
+            context = {}
+        return [
+            Request(f"apigateway:{method}", t.arn("apigateway", path(t), account=False), context)
+        ]
 
     return build
 
@@ -324,11 +363,13 @@ ACTIONS: dict[str, Callable[[Target], list[Request]]] = {
     "AWS::CloudFormation::Stack": _one("cloudformation:CreateStack", lambda t: f"stack/{t.name}/*"),
     "AWS::ApiGateway::RestApi": _apigw(lambda t: "/restapis"),
     "AWS::ApiGateway::Deployment": _apigw(
-        lambda t: f"/restapis/{t.props.get('RestApiId')}/deployments"
+        lambda t: f"/restapis/{t.props.get('RestApiId')}/deployments", api_prop="RestApiId"
     ),
-    "AWS::ApiGateway::Stage": _apigw(lambda t: f"/restapis/{t.props.get('RestApiId')}/stages"),
+    "AWS::ApiGateway::Stage": _apigw(
+        lambda t: f"/restapis/{t.props.get('RestApiId')}/stages", api_prop="RestApiId"
+    ),
     "AWS::ApiGateway::Resource": _apigw(
-        lambda t: f"/restapis/{t.props.get('RestApiId')}/resources"
+        lambda t: f"/restapis/{t.props.get('RestApiId')}/resources", api_prop="RestApiId"
     ),
     "AWS::ApiGateway::Method": _apigw(
         lambda t: (
@@ -336,13 +377,18 @@ ACTIONS: dict[str, Callable[[Target], list[Request]]] = {
             f"{t.props.get('ResourceId')}/methods/{t.props.get('HttpMethod')}"
         ),
         "PUT",
+        api_prop="RestApiId",
     ),
     "AWS::ApiGatewayV2::Api": _apigw(lambda t: "/apis"),
-    "AWS::ApiGatewayV2::Stage": _apigw(lambda t: f"/apis/{t.props.get('ApiId')}/stages"),
-    "AWS::ApiGatewayV2::Integration": _apigw(
-        lambda t: f"/apis/{t.props.get('ApiId')}/integrations"
+    "AWS::ApiGatewayV2::Stage": _apigw(
+        lambda t: f"/apis/{t.props.get('ApiId')}/stages", api_prop="ApiId"
     ),
-    "AWS::ApiGatewayV2::Route": _apigw(lambda t: f"/apis/{t.props.get('ApiId')}/routes"),
+    "AWS::ApiGatewayV2::Integration": _apigw(
+        lambda t: f"/apis/{t.props.get('ApiId')}/integrations", api_prop="ApiId"
+    ),
+    "AWS::ApiGatewayV2::Route": _apigw(
+        lambda t: f"/apis/{t.props.get('ApiId')}/routes", api_prop="ApiId"
+    ),
     "AWS::CloudFormation::WaitConditionHandle": lambda t: [],
     "AWS::CloudFormation::WaitCondition": lambda t: [],
 }
@@ -421,7 +467,15 @@ def requests_for(target: Target, verb: str) -> list[Request]:
         action = table.get(request.action, _NO_CALL if verb == "delete" else request.action)
         if action is _NO_CALL:
             continue
-        result.append(Request(str(action), request.resource, request.context))
+        resource = request.resource
+        if request.action == "lambda:CreateEventSourceMapping":
+            # Only creating one has no resource-level permissions; then it has an ARN.
+            resource = target.arn("lambda", f"event-source-mapping:{target.name}")
+        if resource.endswith(("::/restapis", "::/apis")):
+            # Updating or deleting an API addresses it (/restapis/<id>). The id is not
+            # known here; the name stands in (policies match /restapis/* and its tags).
+            resource = f"{resource}/{target.name}"
+        result.append(Request(str(action), resource, request.context))
     if verb == "update" and target.resource_type == "AWS::IAM::Role":
         boundary = target.props.get("PermissionsBoundary")
         arn = result[0].resource if result else ""

@@ -239,7 +239,8 @@ SEAMS: dict[str, Seam] = {
     "cfn_parse_named": Seam(
         "moto.cloudformation.parsing:parse_resource_and_generate_name",
         "returns None for a type moto cannot create (it then skips it silently); we fail the "
-        "resource instead, and check the execution role's IAM with the resolved properties",
+        "resource instead, and check the execution role's IAM with the resolved properties "
+        "and the stack's tags (ResourceMap.tags, _account_id, _region_name)",
         ("logical_id", "resource_json", "resources_map"),
     ),
     "cfn_parse_create": Seam(
@@ -1067,16 +1068,18 @@ def _install_provisioning(runtime: Runtime, patcher: Patcher) -> None:
         provisioning.resolved[logical_id] = dict(cleaned.get("Properties") or {})
         role = provisioning.role
         if role is not None:
-            account = resources_map._account_id
+            account, region = resources_map._account_id, resources_map._region_name
             target = Target(
                 logical_id=logical_id,
                 resource_type=kind,
                 props=dict(cleaned.get("Properties") or {}),
                 name=str(name),
                 account=account,
-                region=resources_map._region_name,
+                region=region,
                 stack=str(resources_map["AWS::StackName"]),
                 role_boundary=lambda role_name: role_boundary(account, role_name),
+                stack_tags=stack_tags(resources_map),
+                api_tags=lambda api_id: rest_api_tags(account, region, api_id),
             )
             role.check(target, provisioning.current_verb)
         return result
@@ -1091,6 +1094,8 @@ def _install_provisioning(runtime: Runtime, patcher: Patcher) -> None:
             with provisioning.verb(verb):
                 try:
                     resource = original(logical_id, resource_json, *args, **kwargs)
+                    if resource_json.get("Type") in TAGGED_FROM_STACK and resource is not None:
+                        _propagate_stack_tags(resource, stack_tags(args[0]) if args else {})
                     if resource_json.get("Type") == "AWS::IAM::Role" and resource is not None:
                         props = provisioning.resolved.get(logical_id) or {}
                         _sync_managed_policies(resource, props.get("ManagedPolicyArns") or [])
@@ -1106,6 +1111,41 @@ def _install_provisioning(runtime: Runtime, patcher: Patcher) -> None:
 
     blaming("cfn_parse_create", "create")
     blaming("cfn_parse_update", "update")
+
+
+# Types whose moto model drops the stack's tags, though AWS puts them on the resource
+# and IAM decides on them (aws:ResourceTag; a REST API's children inherit them).
+TAGGED_FROM_STACK = ("AWS::ApiGateway::RestApi", "AWS::StepFunctions::StateMachine")
+
+
+def stack_tags(resources_map: Any) -> dict[str, str]:
+    """The stack's tags as moto's ResourceMap holds them (its ``tags``, a dict)."""
+    tags = getattr(resources_map, "tags", None)
+    return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+
+
+def _propagate_stack_tags(resource: Any, tags: dict[str, str]) -> None:
+    """Stack tags under the resource's own (which win), where each moto model keeps
+    them: on the object (API Gateway) or in the backend's tagger (Step Functions)."""
+    arn = str(getattr(resource, "arn", ""))
+    if arn.startswith("arn:") and ":states:" in arn:
+        _, _, _, region, account, _ = arn.split(":", 5)
+        backend = resolve("sfn_parser_backends")[account][region]
+        own = {t["key"] for t in backend.list_tags_for_resource(arn).get("tags", [])}
+        backend.tag_resource(arn, {k: v for k, v in tags.items() if k not in own})
+        return
+    own_tags = getattr(resource, "tags", None)
+    resource.tags = {**tags, **(own_tags if isinstance(own_tags, dict) else {})}
+
+
+def rest_api_tags(account_id: str, region: str, api_id: str) -> dict[str, str] | None:
+    """A REST API's tags by id, or None when there is no such API."""
+    try:
+        api = resolve("apigateway_backends")[account_id][region].get_rest_api(api_id)
+    except Exception:
+        return None
+    tags = getattr(api, "tags", None)
+    return dict(tags) if isinstance(tags, dict) else {}
 
 
 def _sync_managed_policies(role: Any, arns: list[str]) -> None:

@@ -98,7 +98,8 @@ def test_local_release_role_outside_the_boundary_fails_with_aws_reason(tmp_path:
     assert "Traceback" not in done.stderr
     assert "WorkerRole" in done.stderr
     assert (
-        "StackRelayCloudFormationExecutionRole/AWSCloudFormation is not authorized to perform: "
+        "StackRelayExecution-outside-boundary-app/AWSCloudFormation is not authorized to "
+        "perform: "
         "iam:CreateRole on resource: arn:aws:iam::111111111111:role/my-app-worker"
     ) in " ".join(done.stderr.split())
 

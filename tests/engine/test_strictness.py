@@ -1,7 +1,8 @@
 """The engine is as strict as AWS: execution-role IAM, unemulated types, names, blame.
 
-One engine per module with setup/target-account.yaml deployed in dev, so every
-change set runs with the real execution role and its real policies.
+One engine per module with setup/target-account.yaml and setup/target-app.yaml (app
+``strict``) deployed in dev, so every change set runs with the app's real execution
+role and its real policies.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TABLE = {
     },
 }
 _names = count(1)
+APP = "strict"
 
 
 class Target:
@@ -51,7 +53,7 @@ class Target:
         return self.outputs["AppPermissionsBoundaryArn"]
 
     def deploy(self, template: dict[str, Any], stack: str | None = None) -> tuple[str, str]:
-        name = stack or f"sr-strict-{next(_names)}"
+        name = stack or f"sr-{APP}-{next(_names)}"
         cs = self.cfn.create_change_set(
             StackName=name,
             ChangeSetName="c1",
@@ -85,6 +87,12 @@ def target() -> Iterator[Target]:
                 "ArtifactBucketName": bucket,
             },
         )
+        outputs |= engine.deploy_app(
+            ROOT / "setup" / "target-app.yaml",
+            stack_name=f"stackrelay-app-{APP}",
+            account="dev",
+            parameters={"AppName": APP, "ArtifactBucketName": bucket},
+        )
         yield Target(engine, outputs)
 
 
@@ -104,7 +112,7 @@ def test_role_without_boundary_fails_create_role_as_aws_does(target: Target) -> 
     [(logical_id, reason)] = target.failures(stack)
     assert logical_id == "AppRole"
     assert (
-        f"assumed-role/StackRelayCloudFormationExecutionRole/AWSCloudFormation is not "
+        f"assumed-role/StackRelayExecution-{APP}/AWSCloudFormation is not "
         f"authorized to perform: iam:CreateRole on resource: arn:aws:iam::{target.account}:"
         f"role/{stack}-AppRole-" in reason
     )
@@ -272,7 +280,7 @@ def test_create_again_after_deleted_change_set_on_review_stack_does_not_crash(
 ) -> None:
     # A rejected first prod release: the change set is deleted, the stack stays
     # REVIEW_IN_PROGRESS; the next release creates a CREATE change set again.
-    cfn, name = target.cfn, "sr-rerelease"
+    cfn, name = target.cfn, f"sr-{APP}-rerelease"
     body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
     role = target.outputs["ExecutionRoleArn"]
     first = cfn.create_change_set(
@@ -317,4 +325,4 @@ def test_execution_role_reads_inline_and_attached_policies(target: Target) -> No
     role = seams.execution_role(target.account, target.outputs["ExecutionRoleArn"])
     assert role is not None
     text = json.dumps(role.documents)
-    assert "ReadArtifacts" in text and "AppRolesOnlyWithBoundary" in text
+    assert "ReadOwnArtifacts" in text and "AppRolesOnlyWithThisAppsBoundary" in text

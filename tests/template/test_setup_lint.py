@@ -22,9 +22,14 @@ def run_cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_setup_directory_has_the_three_contract_templates() -> None:
+def test_setup_directory_has_the_contract_templates() -> None:
     names = {t.name for t in SETUP_TEMPLATES}
-    assert {"target-account.yaml", "artifact-bucket.yaml", "gitlab-oidc.yaml"} <= names
+    assert {
+        "target-account.yaml",
+        "target-app.yaml",
+        "artifact-bucket.yaml",
+        "gitlab-oidc.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("template", SETUP_TEMPLATES, ids=lambda p: p.name)

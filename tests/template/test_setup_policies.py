@@ -198,6 +198,7 @@ TARGET_PARAMS = {
     "OrchestratorAccountId": ORCHESTRATOR_ACCOUNT,
     "ArtifactBucketName": ARTIFACT_BUCKET,
 }
+APP_PARAMS = {"AppName": "aws-news", "ArtifactBucketName": ARTIFACT_BUCKET}
 BUCKET_PARAMS = {"TargetAccountIds": "222222222222,333333333333,444444444444"}
 GITLAB_PARAMS = {
     "ProjectPath": "group/aws-news",
@@ -218,12 +219,10 @@ SCENARIOS: dict[str, tuple[str, dict[str, str], str]] = {
         {**TARGET_PARAMS, "OrganizationId": "o-abcdefghij"},
         TARGET_ACCOUNT,
     ),
-    "target-custom-policy": (
-        "target-account.yaml",
-        {
-            **TARGET_PARAMS,
-            "ExecutionPolicyArns": f"arn:aws:iam::{TARGET_ACCOUNT}:policy/AppPolicy",
-        },
+    "app-default": ("target-app.yaml", APP_PARAMS, TARGET_ACCOUNT),
+    "app-custom-policy": (
+        "target-app.yaml",
+        {**APP_PARAMS, "ExecutionPolicyArns": f"arn:aws:iam::{TARGET_ACCOUNT}:policy/AppPolicy"},
         TARGET_ACCOUNT,
     ),
     "bucket": ("artifact-bucket.yaml", BUCKET_PARAMS, ORCHESTRATOR_ACCOUNT),
@@ -385,7 +384,10 @@ def role_statements(resources: dict[str, dict[str, Any]], role: str) -> list[dic
 
 
 TASK_ROLE_ARN = f"arn:aws:iam::{ORCHESTRATOR_ACCOUNT}:role/StackRelayTaskRole"
-EXECUTION_ROLE_ARN = f"arn:aws:iam::{TARGET_ACCOUNT}:role/StackRelayCloudFormationExecutionRole"
+# The deploy role may pass any app's execution role (which app's goes with which stack is
+# the plan's: naming.execution_role_name); each app's role is its own (target-app.yaml).
+EXECUTION_ROLES = f"arn:aws:iam::{TARGET_ACCOUNT}:role/StackRelayExecution-*"
+APP_EXECUTION_ROLE_ARN = f"arn:aws:iam::{TARGET_ACCOUNT}:role/StackRelayExecution-aws-news"
 STACK_ARN = f"arn:aws:cloudformation:*:{TARGET_ACCOUNT}:stack/sr-*/*"
 TRANSFORM_ARN = "arn:aws:cloudformation:*:aws:transform/Serverless-2016-10-31"
 
@@ -429,7 +431,7 @@ def test_deploy_role_create_change_set_requires_execution_role() -> None:
         for s in role_statements(target(), "DeployRole")
         if "cloudformation:CreateChangeSet" in as_list(s["Action"])
     ]
-    assert st["Condition"] == {"StringEquals": {"cloudformation:RoleArn": EXECUTION_ROLE_ARN}}
+    assert st["Condition"] == {"ArnLike": {"cloudformation:RoleArn": EXECUTION_ROLES}}
     assert set(st["Resource"]) == {STACK_ARN, TRANSFORM_ARN}
 
 
@@ -439,10 +441,10 @@ def test_deploy_role_passrole_only_execution_role_to_cloudformation() -> None:
     ]
     assert passrole == [
         {
-            "Sid": "PassOnlyTheExecutionRoleToCloudFormation",
+            "Sid": "PassOnlyAppExecutionRolesToCloudFormation",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": EXECUTION_ROLE_ARN,
+            "Resource": EXECUTION_ROLES,
             "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         }
     ]
@@ -477,7 +479,9 @@ def test_deploy_role_actions_exactly_the_contract() -> None:
 
 
 def test_execution_role_trusted_only_by_cloudformation() -> None:
-    trust = target()["ExecutionRole"]["Properties"]["AssumeRolePolicyDocument"]
+    role = rendered("app-default")["AppExecutionRole"]["Properties"]
+    assert f"arn:aws:iam::{TARGET_ACCOUNT}:role/{role['RoleName']}" == APP_EXECUTION_ROLE_ARN
+    trust = role["AssumeRolePolicyDocument"]
     (statement,) = statements(trust)
     assert statement["Principal"] == {"Service": "cloudformation.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
@@ -487,20 +491,25 @@ def test_execution_role_trusted_only_by_cloudformation() -> None:
     ("scenario", "expected"),
     [
         (
-            "target-default",
-            [f"arn:aws:iam::{TARGET_ACCOUNT}:policy/StackRelayCloudFormationExecutionPolicy"],
+            "app-default",
+            [f"arn:aws:iam::{TARGET_ACCOUNT}:policy/StackRelayExecutionPolicy-aws-news"],
         ),
-        ("target-custom-policy", [f"arn:aws:iam::{TARGET_ACCOUNT}:policy/AppPolicy"]),
+        ("app-custom-policy", [f"arn:aws:iam::{TARGET_ACCOUNT}:policy/AppPolicy"]),
     ],
 )
 def test_execution_role_policy_parameter_default_not_admin(
     scenario: str, expected: list[str]
 ) -> None:
-    resources = target(scenario)
-    arns = resources["ExecutionRole"]["Properties"]["ManagedPolicyArns"]
+    resources = rendered(scenario)
+    arns = resources["AppExecutionRole"]["Properties"]["ManagedPolicyArns"]
     assert arns == expected
     assert not any(a.endswith(("/AdministratorAccess", "/PowerUserAccess")) for a in arns)
-    assert ("DefaultExecutionPolicy" in resources) == (scenario == "target-default")
+    # The target account itself holds no execution role or policy any app could share.
+    assert not {r["Type"] for r in target().values()} & {"AWS::IAM::ManagedPolicy"}
+    assert [n for n, r in target().items() if r["Type"] == "AWS::IAM::Role"] == [
+        "StackStatusForwardRole",
+        "DeployRole",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -512,15 +521,15 @@ def test_execution_role_policy_parameter_default_not_admin(
     ],
 )
 def test_execution_policy_rule_administrator_access_rejected(value: str, rejected: bool) -> None:
-    template = load("target-account.yaml")
-    renderer = Renderer(template, {**TARGET_PARAMS, "ExecutionPolicyArns": value}, TARGET_ACCOUNT)
+    template = load("target-app.yaml")
+    renderer = Renderer(template, {**APP_PARAMS, "ExecutionPolicyArns": value}, TARGET_ACCOUNT)
     assertions = template["Rules"]["ExecutionPolicyIsNotAdministratorAccess"]["Assertions"]
     assert all(renderer.resolve(a["Assert"]) for a in assertions) is not rejected
 
 
-def test_execution_policy_app_roles_require_permissions_boundary() -> None:
-    resources = target()
-    boundary = f"arn:aws:iam::{TARGET_ACCOUNT}:policy/StackRelayAppPermissionsBoundary"
+def test_execution_policy_app_roles_require_the_apps_own_boundary() -> None:
+    resources = rendered("app-default")
+    boundary = f"arn:aws:iam::{TARGET_ACCOUNT}:policy/StackRelayAppPermissionsBoundary-aws-news"
     writes = {
         "iam:CreateRole",
         "iam:PutRolePolicy",
@@ -529,7 +538,7 @@ def test_execution_policy_app_roles_require_permissions_boundary() -> None:
         "iam:DeleteRolePolicy",
         "iam:PutRolePermissionsBoundary",
     }
-    document = resources["DefaultExecutionPolicy"]["Properties"]["PolicyDocument"]
+    document = resources["AppExecutionPolicy"]["Properties"]["PolicyDocument"]
     seen = set()
     for st in statements(document):
         iam_actions = {a for a in as_list(st["Action"]) if a.startswith("iam:")}
@@ -539,16 +548,16 @@ def test_execution_policy_app_roles_require_permissions_boundary() -> None:
             assert st["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary}}
             seen |= iam_actions & writes
         for resource in as_list(st["Resource"]) if iam_actions else []:
-            assert resource == f"arn:aws:iam::{TARGET_ACCOUNT}:role/sr-*"
+            assert resource == f"arn:aws:iam::{TARGET_ACCOUNT}:role/sr-aws-news-*"
     assert seen == writes
 
 
-def test_execution_policy_service_wildcards_scoped_to_prefix_or_account() -> None:
-    document = target()["DefaultExecutionPolicy"]["Properties"]["PolicyDocument"]
+def test_execution_policy_service_wildcards_scoped_to_the_app() -> None:
+    document = rendered("app-default")["AppExecutionPolicy"]["Properties"]["PolicyDocument"]
     for st in statements(document):
         if any(a.endswith(":*") for a in as_list(st["Action"])):
             for resource in as_list(st["Resource"]):
-                assert re.search(r"(sr-\*|event-source-mapping:\*)$", resource), resource
+                assert re.search(r"sr-aws-news-\*$", resource), resource
 
 
 # --------------------------------------------------------------------------- artifact bucket
@@ -589,12 +598,12 @@ def test_artifact_bucket_policy_read_only_by_target_stackrelay_roles() -> None:
     # GetObjectVersion: templates and code are read at their pinned versions (artifacts.py)
     assert sorted(as_list(allow["Action"])) == ["s3:GetObject", "s3:GetObjectVersion"]
     assert allow["Principal"] == {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}
-    assert set(allow["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == {
+    assert set(allow["Condition"]["ArnLike"]["aws:PrincipalArn"]) == {
         f"arn:aws:iam::{a}:role/{role}"
         for a in accounts
-        for role in ("StackRelayDeployRole", "StackRelayCloudFormationExecutionRole")
+        for role in ("StackRelayDeployRole", "StackRelayExecution-*")
     }
-    assert allow["Condition"].keys() == {"ArnEquals"}
+    assert allow["Condition"].keys() == {"ArnLike"}
 
 
 # --------------------------------------------------------------------------- gitlab oidc

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,19 @@ from policy_helpers import as_document, as_list, statements
 from stackrelay import approvals, topology
 from stackrelay.config import Settings
 from stackrelay.model import Source
+from stackrelay.naming import execution_role_name
 from stackrelay.plan import is_release
+from stackrelay_local.iam_policy import Request, evaluate
 from test_setup_policies import (
+    APP_PARAMS,
     APPROVAL_FUNCTION_ARN,
     ARTIFACT_BUCKET,
     ORCHESTRATOR_ACCOUNT,
     REGION,
     START_FUNCTION_ARN,
     STATE_MACHINE_ARN,
+    TARGET_ACCOUNT,
+    render,
     rendered,
 )
 
@@ -126,6 +132,37 @@ def allowed(resources: dict[str, Any], roles: list[str], action: str, resource: 
     return False
 
 
+def _app_execution_role() -> tuple[str, list[dict[str, Any]]]:
+    """aws-news's execution role in a target account (setup/target-app.yaml): name, policies."""
+    app = render("target-app.yaml", APP_PARAMS, TARGET_ACCOUNT)
+    role = app["AppExecutionRole"]["Properties"]
+    documents = [p["PolicyDocument"] for p in role["Policies"]]
+    return role["RoleName"], [app["AppExecutionPolicy"]["Properties"]["PolicyDocument"], *documents]
+
+
+def _other_apps_resources() -> list[Request]:
+    """CloudFormation calls on another app's (``shop``'s) resources in the same account."""
+    a = f"{REGION}:{TARGET_ACCOUNT}"
+    role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/sr-shop-prod-FnRole-X"
+    return [
+        Request("dynamodb:UpdateTable", f"arn:aws:dynamodb:{a}:table/sr-shop-prod-T-X"),
+        Request("s3:PutBucketPolicy", "arn:aws:s3:::sr-shop-prod-bucket-x"),
+        Request("lambda:AddPermission", f"arn:aws:lambda:{a}:function:sr-shop-prod-Fn-X"),
+        Request("iam:PutRolePolicy", role),
+        Request("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        Request(
+            "apigateway:POST",
+            f"arn:aws:apigateway:{REGION}::/restapis/a1b2c3/resources",
+            {"aws:ResourceTag/stackrelay:app": "shop"},
+        ),
+        Request(
+            "states:UpdateStateMachine",
+            f"arn:aws:states:{a}:stateMachine:Flow-AbC",
+            {"aws:ResourceTag/stackrelay:app": "shop"},
+        ),
+    ]
+
+
 def cell(resources: dict[str, Any], action: str, job: Job) -> str:
     roles = assumable(resources, job)
     own = job.project == PROJECT  # the start/approval functions' registry check
@@ -139,6 +176,27 @@ def cell(resources: dict[str, Any], action: str, job: Job) -> str:
     starts = can("lambda:InvokeFunction", START_FUNCTION_ARN) and own
     decides = can("lambda:InvokeFunction", APPROVAL_FUNCTION_ARN) and own
     release = is_release(job.source, SETTINGS)
+    role_name, role_documents = _app_execution_role()
+
+    def runs_as() -> str:
+        # The plan's role for the app (naming.execution_role_name) is the one setup creates.
+        planned = execution_role_name("StackRelayExecution", "aws-news")
+        if not starts or planned != role_name:
+            return "no"
+        where = "staging, prod" if release else "dev"
+        return f"`{planned.replace('aws-news', '<app>')}` in {where}"
+
+    def touches_other_app() -> bool:
+        return starts and any(evaluate(role_documents, r).allowed for r in _other_apps_resources())
+
+    def role_outside_boundary() -> bool:
+        role = f"arn:aws:iam::{TARGET_ACCOUNT}:role/sr-aws-news-prod-FnRole-X"
+        other = f"arn:aws:iam::{TARGET_ACCOUNT}:policy/StackRelayAppPermissionsBoundary-shop"
+        return starts and any(
+            evaluate(role_documents, Request("iam:CreateRole", role, context)).allowed
+            for context in ({}, {"iam:PermissionsBoundary": other})
+        )
+
     rules = {
         "upload artifacts under `<app>/`": lambda: yes(
             can("s3:PutObject", f"arn:aws:s3:::{ARTIFACT_BUCKET}/aws-news/x/packaged.yaml")
@@ -166,6 +224,9 @@ def cell(resources: dict[str, Any], action: str, job: Job) -> str:
         "answer Step Functions (SendTaskSuccess/Failure)": lambda: yes(
             can("states:SendTaskSuccess", "*") or can("states:SendTaskFailure", "*")
         ),
+        "its stacks run as (target accounts)": runs_as,
+        "its stacks change another app's resources": lambda: yes(touches_other_app()),
+        "its stacks create a role outside its app's boundary": lambda: yes(role_outside_boundary()),
     }
     return rules[action]()
 
@@ -270,3 +331,23 @@ def test_identity_audience_differs_from_aws_audience() -> None:
     assert token_audience and aws_audience
     assert token_audience.group(1) != aws_audience.group(1)
     assert "STACKRELAY_IDENTITY_TOKEN:\n      aud: $STACKRELAY_TOKEN_AUDIENCE" in ci
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # the shared prefix of before: every app's resources
+        {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:aws:dynamodb:*:*:table/sr-*"},
+        # roles without the app's boundary
+        {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "arn:aws:iam::*:role/sr-*"},
+    ],
+    ids=["shared-prefix", "any-role"],
+)
+def test_trust_matrix_planted_app_grant_detected(
+    monkeypatch: pytest.MonkeyPatch, statement: dict[str, Any]
+) -> None:
+    name, documents = _app_execution_role()
+    planted = [*documents, {"Statement": [statement]}]
+    monkeypatch.setattr(sys.modules[__name__], "_app_execution_role", lambda: (name, planted))
+
+    assert computed(rendered("gitlab-new-provider")) != documented()

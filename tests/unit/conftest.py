@@ -27,7 +27,7 @@ ENV = {
     "PROD_ACCOUNT_ID": "333333333333",
     "TARGET_REGION": "us-east-1",
     "DEPLOY_ROLE_NAME": "StackRelayDeployRole",
-    "EXECUTION_ROLE_NAME": "StackRelayCloudFormationExecutionRole",
+    "EXECUTION_ROLE_NAME": "StackRelayExecution",
     "DEFAULT_BRANCH": "main",
     "STACK_PREFIX": "sr-",
     "TABLE_NAME": "stackrelay-test",

@@ -78,3 +78,30 @@ def test_change_summary_shows_the_note_under_the_headline() -> None:
     lines = changeset.render(summary).splitlines()
     assert lines[1] == "note: StackRelay added the permissions boundary X"
     assert "notes" not in changeset.summarize([])
+
+
+def test_apply_app_boundary_replaces_the_shared_one_and_sets_the_missing() -> None:
+    # Given the sample app (Globals name the shared boundary of earlier releases) and a
+    # role without any boundary
+    template = templates.load((ROOT / "examples" / "aws-news" / "template.yaml").read_text())
+    template["Resources"]["Extra"] = {"Type": "AWS::IAM::Role", "Properties": {}}
+    template["Resources"]["Mine"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"PermissionsBoundary": "arn:aws:iam::1:policy/Mine"},
+    }
+
+    changed = boundary.apply(template, name=boundary.name_for("aws-news"))
+
+    expected = {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/"
+        "StackRelayAppPermissionsBoundary-aws-news"
+    }
+    assert changed == ["Extra", "Globals.Function"]
+    assert template["Globals"]["Function"]["PermissionsBoundary"] == expected
+    assert template["Resources"]["Extra"]["Properties"]["PermissionsBoundary"] == expected
+    # an explicit other boundary stays (the execution role refuses it on AWS)
+    assert template["Resources"]["Mine"]["Properties"]["PermissionsBoundary"].endswith("/Mine")
+    assert boundary.applied(template) == {
+        "boundary": "StackRelayAppPermissionsBoundary-aws-news",
+        "resources": ["Extra", "Globals.Function"],
+    }

@@ -100,7 +100,11 @@ def test_settings_roles_are_per_account(aws_env: dict[str, str]) -> None:
     account = "222222222222"
     assert settings.deploy_role_arn(account) == f"arn:aws:iam::{account}:role/StackRelayDeployRole"
     assert settings.execution_role_arn(account, "aws-news") == (
-        f"arn:aws:iam::{account}:role/StackRelayCloudFormationExecutionRole"
+        f"arn:aws:iam::{account}:role/StackRelayExecution-aws-news"
+    )
+    # Each app's stacks run as that app's own execution role (setup/target-app.yaml).
+    assert settings.execution_role_arn(account, "shop") != settings.execution_role_arn(
+        account, "aws-news"
     )
 
 

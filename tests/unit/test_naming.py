@@ -7,12 +7,15 @@ import re
 
 import pytest
 from stackrelay.naming import (
+    MAX_APP_LENGTH,
     MAX_CHANGE_SET_NAME,
     MAX_EXECUTION_NAME,
     MAX_STACK_NAME,
+    app_scope,
     branch_slug,
     change_set_name,
     execution_name,
+    execution_role_name,
     is_review_stack,
     short_hash,
     slug,
@@ -254,3 +257,55 @@ def test_execution_name_readable_parts_are_kept() -> None:
 
 def test_execution_name_no_pipeline_says_manual() -> None:
     assert execution_name("app", "deploy", "main", "", "ab12").endswith("-manual-ab12")
+
+
+# -- per-app scope (issue 11: the target accounts allow each app only sr-<app>-*) ------
+
+# Types the per-app execution policy and boundary scope by name (setup/target-app.yaml).
+SCOPED_BY_NAME = (
+    "AWS::S3::Bucket",
+    "AWS::IAM::Role",
+    "AWS::Lambda::Function",
+    "AWS::Events::Rule",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::DynamoDB::Table",
+    "AWS::Logs::LogGroup",
+    "AWS::CloudWatch::Alarm",
+)
+LONG_LOGICAL_ID = "A" * 200
+LONG_BRANCH = "feature/" + "x" * 200
+
+
+def _generated(kind: str, prefix: str, app: str) -> list[str]:
+    from stackrelay_local.provisioning import generated_name
+
+    stacks = [stack_name(prefix, app, "staging"), stack_name(prefix, app, "review", LONG_BRANCH)]
+    return [generated_name(kind, s, lid) for s in stacks for lid in ("Fn", LONG_LOGICAL_ID)]
+
+
+@pytest.mark.parametrize("kind", SCOPED_BY_NAME)
+def test_app_scope_longest_app_survives_every_generated_name(kind: str) -> None:
+    app = "a" * MAX_APP_LENGTH
+    scope = app_scope("sr-", app)
+
+    for name in _generated(kind, "sr-", app):
+        assert name.lower().startswith(scope), name
+
+
+def test_app_scope_longer_app_is_cut_and_refused() -> None:
+    # Planted violation: the S3 bucket name loses the app's scope. (At +1 the cut falls
+    # on the hyphen, which the generated name adds back: the limit keeps that margin.)
+    app = "a" * (MAX_APP_LENGTH + 2)
+    names = _generated("AWS::S3::Bucket", "sr-", app)
+    assert not all(n.startswith(f"sr-{app}-") for n in names)
+    for too_long in (app, app[:-1]):
+        with pytest.raises(ValueError, match="too long for stack prefix"):
+            app_scope("sr-", too_long)
+
+
+def test_execution_role_name_is_per_app() -> None:
+    assert execution_role_name("StackRelayExecution", "aws-news") == (
+        "StackRelayExecution-aws-news"
+    )
+    assert len(execution_role_name("StackRelayExecution", "a" * MAX_APP_LENGTH)) <= 64

@@ -48,7 +48,7 @@ def test_build_plan_feature_branch_one_review_stage_in_dev(
     assert stage["stack"].startswith("sr-aws-news-review-feature-login-")
     assert stage["role_arn"] == "arn:aws:iam::111111111111:role/StackRelayDeployRole"
     assert stage["execution_role_arn"] == (
-        "arn:aws:iam::111111111111:role/StackRelayCloudFormationExecutionRole"
+        "arn:aws:iam::111111111111:role/StackRelayExecution-aws-news"
     )
     assert stage["parameters"] == {"Stage": "review"}
 
@@ -135,6 +135,33 @@ def test_build_plan_foreign_artifact_bucket_raises(
 
     with pytest.raises(InvalidInput, match=r"^artifact\.bucket: 'someone-elses-bucket'"):
         plan_for(payload, settings)
+
+
+def test_build_plan_app_too_long_for_its_scope_raises(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    # An app registered before the limit: its generated names would lose sr-<app>-.
+    payload = load_event("deploy_main.json")
+    payload["app"] = "a" * 25
+
+    with pytest.raises(InvalidInput, match=r"^app: app 'a{25}' is too long for stack prefix"):
+        plan_for(payload, settings)
+
+
+def test_build_plan_each_app_gets_its_own_execution_role(
+    load_event: LoadEvent, settings: Settings
+) -> None:
+    payload = load_event("deploy_main.json")
+    roles = {}
+    for app in ("aws-news", "shop"):
+        payload["app"] = app
+        roles[app] = {s["execution_role_arn"] for s in plan_for(payload, settings)["stages"]}
+
+    assert roles["aws-news"] == {
+        "arn:aws:iam::222222222222:role/StackRelayExecution-aws-news",
+        "arn:aws:iam::333333333333:role/StackRelayExecution-aws-news",
+    }
+    assert roles["shop"].isdisjoint(roles["aws-news"])
 
 
 def test_build_plan_teardown_default_branch_raises(

@@ -81,6 +81,7 @@ def test_register_similar_names_not_prefixes_allowed(table: Any) -> None:
         ("ok", "one", "g/p"),
         ("ok", "1", "no-group"),
         ("ok", "1", "g/p\u202e"),
+        ("a" * 21, "1", "g/p"),  # longer than naming.MAX_APP_LENGTH: names would be cut
     ],
 )
 def test_register_invalid_values_refused(table: Any, app: str, project_id: str, path: str) -> None:

@@ -206,14 +206,32 @@ class Releaser:
         return self.local.table()
 
 
+@pytest.fixture(scope="module")
+def make_releaser(
+    local: LocalOrchestrator, sam_build: Callable[[Path], Path]
+) -> Callable[[str], Releaser]:
+    """Releasers for apps a whole module shares (the releaser fixture is per test)."""
+    return lambda app: Releaser(local, app, sam_build)
+
+
+def app_name(test_name: str) -> str:
+    """A registrable app name (naming.MAX_APP_LENGTH) unique per test: a readable head
+    and a hash of the whole test name (no name is another's hyphen-prefix)."""
+    from stackrelay.naming import MAX_APP_LENGTH, short_hash
+
+    name = test_name.lower().removeprefix("test_").replace("review", "rv")
+    head = re.sub(r"[^a-z0-9]+", "-", name).strip("-")
+    if not head[:1].isalpha():
+        head = f"t{head}"
+    tail = short_hash(test_name, 6)
+    return f"{head[: MAX_APP_LENGTH - len(tail) - 1].rstrip('-')}-{tail}"
+
+
 @pytest.fixture
 def releaser(
     local: LocalOrchestrator, request: pytest.FixtureRequest, sam_build: Callable[[Path], Path]
 ) -> Iterator[Releaser]:
-    name = request.node.name.lower().removeprefix("test_").replace("review", "rv")
-    app = re.sub(r"[^a-z0-9]+", "-", name)
-    app = ("t" + app[-30:]).strip("-") if not app[:1].isalpha() else app[:31].strip("-")
-    yield Releaser(local, app, sam_build)
+    yield Releaser(local, app_name(request.node.name), sam_build)
     local.engine.faults.clear()
     local.engine.set_stack_seconds(20.0)
 

@@ -156,7 +156,7 @@ def test_bad_token_refused_identity_rejected_nothing_started(releaser, make):
 
 
 def test_other_projects_job_cannot_start_publish_or_teardown_victim(releaser, local):
-    victim = "victim-" + releaser.app[:20]
+    victim = "victim-" + releaser.app[-6:]
     local.register(victim, f"group/{victim}", "987654")
     attacker_token = releaser.token("main")  # a real token of the attacker's own project
     artifact = releaser.publish()
@@ -213,7 +213,7 @@ def parked(releaser):
 
 def test_approval_from_other_project_refused_project_mismatch(releaser, local, parked):
     arn, shown = parked
-    other = "other-" + releaser.app[:20]
+    other = "other-" + releaser.app[-6:]
     local.register(other, f"group/{other}", "123123")
     outsider = local.token(
         project_path=f"group/{other}",

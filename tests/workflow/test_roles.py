@@ -1,4 +1,6 @@
-"""Releases run with exactly the roles setup/target-account.yaml creates (issue 7)."""
+"""Releases run with exactly the roles the setup templates create (issue 7): the deploy
+role of setup/target-account.yaml and the app's own execution role and boundary of
+setup/target-app.yaml (issue 11, per-app isolation)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ def test_review_deploy_uses_the_setup_templates_deploy_and_execution_roles(relea
         if e.get("stateExitedEventDetails", {}).get("name") == "Validate Input"
     )
     [stage] = plan["stages"]
-    roles = local.roles["dev"]
+    roles = {**local.roles["dev"], **local.apps[releaser.app]["dev"]}
     assert stage["role_arn"] == roles["DeployRoleArn"]
     assert stage["execution_role_arn"] == roles["ExecutionRoleArn"]
+    assert roles["ExecutionRoleArn"].endswith(f":role/StackRelayExecution-{releaser.app}")
     stack = releaser.stack(
         "111111111111", stack_name("sr-", releaser.app, "review", "feature/roles")
     )
@@ -36,3 +39,6 @@ def test_review_deploy_uses_the_setup_templates_deploy_and_execution_roles(relea
     for name in app_roles:
         boundary = iam.get_role(RoleName=name)["Role"].get("PermissionsBoundary", {})
         assert boundary.get("PermissionsBoundaryArn") == roles["AppPermissionsBoundaryArn"]
+        assert roles["AppPermissionsBoundaryArn"].endswith(
+            f":policy/StackRelayAppPermissionsBoundary-{releaser.app}"
+        )
