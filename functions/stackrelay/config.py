@@ -19,8 +19,8 @@ from typing import Any
 
 from stackrelay import topology
 from stackrelay.errors import ConfigurationError
-from stackrelay.topology import Topology
 from stackrelay.naming import execution_role_name
+from stackrelay.topology import Topology
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 

@@ -130,7 +130,7 @@ def bootstrap(
     )
     roles = {}
     for stage, account in config.accounts.items():
-        say(f"deploy and execution roles (setup/target-account.yaml) in {stage} ({account})")
+        say(f"deploy role (setup/target-account.yaml) in {stage} ({account})")
         roles[stage] = engine.deploy_app(
             root / "setup" / "target-account.yaml",
             stack_name="stackrelay-target",
