@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -120,7 +121,33 @@ def process_template(
     return result
 
 
+_TRANSFORMED: dict[str, str] = {}
+_TRANSFORMED_LOCK = threading.Lock()
+_TRANSFORMED_MAX = 64
+
+
 def sam_transform(template: dict[str, Any], values: dict[str, Any], region: str) -> dict[str, Any]:
+    """The SAM transform of ``template``, translated once per content in this process.
+
+    The translation is a pure function of the template, the parameter values and the
+    region (the managed-policy map is static here), and it costs a boto3 Session and a
+    scan of botocore's data per call: N deploys of one app's artifact with the same
+    parameters translate once. Each caller gets its own copy.
+    """
+    key = hashlib.sha256(
+        json.dumps([template, values, region], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    text = _TRANSFORMED.get(key)
+    if text is None:
+        text = json.dumps(_translate(copy.deepcopy(template), values, region))
+        with _TRANSFORMED_LOCK:
+            if len(_TRANSFORMED) >= _TRANSFORMED_MAX:
+                _TRANSFORMED.pop(next(iter(_TRANSFORMED)))
+            _TRANSFORMED[key] = text
+    return dict(json.loads(text))
+
+
+def _translate(template: dict[str, Any], values: dict[str, Any], region: str) -> dict[str, Any]:
     """``samtranslator.translator.transform.transform`` with an explicit region.
 
     The stock ``transform`` builds a boto3 Session from the environment to
