@@ -288,4 +288,4 @@ def answer(
 def check_wait(wait: dict[str, Any], poll: PollBounds) -> dict[str, Any]:
     """The polling path's check, on a stored wait, through the stage's deploy role."""
     event = parsing.parse(stackcheck.CheckStackEvent, wait, "stored wait")
-    return stackcheck.check(sessions.cloudformation(event.stage), event, poll)
+    return dict(stackcheck.check(sessions.cloudformation(event.stage), event, poll))

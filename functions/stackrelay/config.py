@@ -94,9 +94,10 @@ class Settings:
         if env.get("TOPOLOGY", "").strip():
             topo = topology.loads(env["TOPOLOGY"])
         else:
-            accounts = {
-                key: need(variable) for key, variable in topology.DEFAULT_ACCOUNT_VARIABLES.items()
-            }
+            # The default topology's accounts, in its order (DevAccountId, StagingAccountId,
+            # ProdAccountId); the keys are the topology's, no stage is named here.
+            ids = (need("DEV_ACCOUNT_ID"), need("STAGING_ACCOUNT_ID"), need("PROD_ACCOUNT_ID"))
+            accounts = dict(zip(topology.DEFAULT_ACCOUNT_KEYS, ids, strict=True))
             for key, value in accounts.items():
                 if not _ACCOUNT_ID.match(value):
                     raise ConfigurationError(f"{key} account id {value!r} is not 12 digits.")

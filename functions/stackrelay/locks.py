@@ -9,7 +9,7 @@ overtaken gives up: the newer commit supersedes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +18,16 @@ from stackrelay.errors import StackBusy
 from stackrelay.records import clean, plain, stack_key
 
 LOCK_POLL_SECONDS = 30
+
+
+class Acquired(TypedDict):
+    """What Acquire Stack Lock returns (the ASL's Returns names each key)."""
+
+    acquired: bool
+    superseded: bool
+    wait_seconds: int
+    waiting_since: float
+    holder: str | None
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,7 @@ def _mark_newest(table: Any, request: LockRequest, since: float) -> dict[str, An
     return plain(table.get_item(Key=key, ConsistentRead=True).get("Item") or {})
 
 
-def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
+def acquire(table: Any, sfn: Any, request: LockRequest) -> Acquired:
     """Take the lock, or say how long to wait, or that this waiter is superseded.
 
     Every ask marks the stack with the newest request. For a review stack a
@@ -109,7 +119,7 @@ def acquire(table: Any, sfn: Any, request: LockRequest) -> dict[str, Any]:
         "acquired_at": now,
         "expires_at": now + request.lease_seconds,
     }
-    result = {
+    result: Acquired = {
         "acquired": True,
         "superseded": False,
         "wait_seconds": 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from stackrelay import backoff, cfn, clock, hints
 from stackrelay.config import PollBounds
@@ -27,6 +27,17 @@ class CheckStackEvent(Model):
     expected_seconds: float | None = None
 
 
+class CheckResult(TypedDict):
+    """Every key, every time: the ASL's ResultSelector names them all."""
+
+    done: bool
+    status: str
+    wait_seconds: float
+    elapsed: float
+    checked_at: float
+    outputs: dict[str, str]
+
+
 def _reason(cloudformation: Any, stage: Stage, since: float) -> str:
     found = cfn.first_failure(
         cloudformation, stage.stack, datetime.fromtimestamp(since - 1, tz=UTC)
@@ -37,7 +48,7 @@ def _reason(cloudformation: Any, stage: Stage, since: float) -> str:
     return f"{resource}: {reason}"
 
 
-def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> dict[str, Any]:
+def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> CheckResult:
     """Is the operation done? Done: the result. Not yet: how long to wait. Failed: the
     domain error (StackRollback, StackNeedsRecovery, DeleteFailed) with CloudFormation's
     reason. The polling path and the completion by event both decide here."""
@@ -47,19 +58,24 @@ def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> dict
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
     state = classify(status)
-    # Every key, every time: the ASL's ResultSelector names them all.
-    result: dict[str, Any] = {
-        "status": status,
-        "elapsed": round(elapsed, 3),
-        "checked_at": now,
-        "outputs": {},
-    }
+
+    def result(
+        done: bool, wait_seconds: float = 0, outputs: dict[str, str] | None = None
+    ) -> CheckResult:
+        return CheckResult(
+            done=done,
+            status=status,
+            wait_seconds=wait_seconds,
+            elapsed=round(elapsed, 3),
+            checked_at=now,
+            outputs=outputs or {},
+        )
+
     if state is StackState.IN_PROGRESS:
-        delay = backoff.next_delay(elapsed, poll, event.expected_seconds)
-        return {**result, "done": False, "wait_seconds": delay}
+        return result(False, backoff.next_delay(elapsed, poll, event.expected_seconds))
     if event.operation == "delete":
         if state is StackState.ABSENT:
-            return {**result, "done": True, "wait_seconds": 0}
+            return result(True)
         since = datetime.fromtimestamp(event.started_at - 1, tz=UTC)
         stuck = cfn.failed_resources(cloudformation, stage.stack, since)
         names = "; ".join(f"{rid}: {why}" for rid, why in stuck) or "CloudFormation gave no reason"
@@ -71,12 +87,12 @@ def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> dict
     if event.operation == "recover":
         if state is StackState.ROLLED_BACK:
             assert stack is not None
-            return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
+            return result(True, outputs=cfn.outputs(stack))
         reason = _reason(cloudformation, stage, event.started_at)
         raise StackNeedsRecovery(hints.needs_operator(stage, status, reason, continued=True))
     if state is StackState.STABLE:
         assert stack is not None
-        return {**result, "done": True, "wait_seconds": 0, "outputs": cfn.outputs(stack)}
+        return result(True, outputs=cfn.outputs(stack))
     reason = _reason(cloudformation, stage, event.started_at)
     if state is StackState.NEEDS_RECOVERY:
         raise StackNeedsRecovery(hints.needs_operator(stage, status, reason))

@@ -308,13 +308,9 @@ def loads(text: str) -> Topology:
     return parse(data)
 
 
-DEFAULT_ACCOUNT_VARIABLES = {
-    "dev": "DEV_ACCOUNT_ID",
-    "staging": "STAGING_ACCOUNT_ID",
-    "prod": "PROD_ACCOUNT_ID",
-}
-"""The default topology's accounts: key -> the environment variable (template parameter
-DevAccountId, StagingAccountId, ProdAccountId) that holds its id."""
+DEFAULT_ACCOUNT_KEYS = ("dev", "staging", "prod")
+"""The default topology's accounts, in order (template parameters DevAccountId,
+StagingAccountId, ProdAccountId): the keys of :func:`default`'s ``accounts``."""
 
 
 def default(

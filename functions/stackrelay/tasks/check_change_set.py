@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,7 +22,29 @@ class CheckEvent(Model):
     stage: Stage
 
 
-def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
+class Result(TypedDict):
+    """Every key, every time: the ASL's ResultSelector names them all."""
+
+    state: Literal["pending", "empty", "ready"]
+    wait_seconds: int
+    id: str | None
+    digest: str | None
+    summary: dict[str, Any] | None
+    headline: str | None
+
+
+def _not_ready(state: Literal["pending", "empty"], wait_seconds: int) -> Result:
+    return {
+        "state": state,
+        "wait_seconds": wait_seconds,
+        "id": None,
+        "digest": None,
+        "summary": None,
+        "headline": None,
+    }
+
+
+def check(cloudformation: Any, stage: Stage) -> Result:
     found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
     if found is None:
         raise ChangeSetFailed(
@@ -30,13 +52,11 @@ def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
             "executed (deleted by someone else?). Run the pipeline again."
         )
     status = found["Status"]
-    # Every key, every time: the ASL's ResultSelector names them all.
-    result = dict.fromkeys(("id", "digest", "summary", "headline"), None)
     if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
-        return {**result, "state": "pending", "wait_seconds": CHANGE_SET_POLL_SECONDS}
+        return _not_ready("pending", CHANGE_SET_POLL_SECONDS)
     if cfn.is_no_changes(found):
         cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
-        return {**result, "state": "empty", "wait_seconds": 0}
+        return _not_ready("empty", 0)
     if status != "CREATE_COMPLETE":
         raise ChangeSetFailed(
             f"CloudFormation could not create the change set for {stage.stack} "
@@ -58,7 +78,7 @@ def check(cloudformation: Any, stage: Stage) -> dict[str, Any]:
 @logger.inject_lambda_context
 @event_parser(model=CheckEvent)
 @retryable_throttling
-def lambda_handler(event: CheckEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: CheckEvent, context: LambdaContext) -> Result:
     result = check(sessions.cloudformation(event.stage), event.stage)
     logger.info(
         "Change set checked",

@@ -11,22 +11,23 @@ from stackrelay import sessions, stackcheck
 from stackrelay.config import Settings
 from stackrelay.errors import retryable_throttling
 from stackrelay.parsing import event_parser
+from stackrelay.stackcheck import CheckResult as Result
 from stackrelay.stackcheck import CheckStackEvent
 
 logger = Logger()
 SETTINGS = Settings.from_env()
 
-__all__ = ["CheckStackEvent", "check", "lambda_handler"]
+__all__ = ["CheckStackEvent", "Result", "check", "lambda_handler"]
 
 
-def check(cloudformation: Any, event: CheckStackEvent) -> dict[str, Any]:
+def check(cloudformation: Any, event: CheckStackEvent) -> Result:
     return stackcheck.check(cloudformation, event, SETTINGS.poll)
 
 
 @logger.inject_lambda_context
 @event_parser(model=CheckStackEvent)
 @retryable_throttling
-def lambda_handler(event: CheckStackEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: CheckStackEvent, context: LambdaContext) -> Result:
     result = check(sessions.cloudformation(event.stage), event)
     logger.info("Stack checked", extra={"stack": event.stage.stack, "status": result["status"]})
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,7 +31,14 @@ class CloseEvent(Model):
     error: dict[str, str | None]
 
 
-def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str, str]:
+class Result(TypedDict):
+    """The error the release ends with (States.* names, or the approval's outcome)."""
+
+    Error: str
+    Cause: str
+
+
+def close(cloudformation: object, table: object, event: CloseEvent) -> Result:
     stage = event.stage
     cfn.delete_change_set(cloudformation, stage.stack, stage.change_set)
     name = event.error.get("Error") or "States.Runtime"
@@ -72,7 +80,7 @@ def close(cloudformation: object, table: object, event: CloseEvent) -> dict[str,
 @logger.inject_lambda_context(log_event=False)
 @event_parser(model=CloseEvent)
 @retryable_throttling
-def lambda_handler(event: CloseEvent, context: LambdaContext) -> dict[str, str]:
+def lambda_handler(event: CloseEvent, context: LambdaContext) -> Result:
     result = close(sessions.cloudformation(event.stage), sessions.table(SETTINGS.table_name), event)
     logger.info("Unapproved change set discarded", extra={"stack": event.stage.stack, **result})
     return result

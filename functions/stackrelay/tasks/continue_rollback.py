@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +23,12 @@ class ContinueRollbackEvent(Model):
     skip: list[str] = field(default_factory=list)
 
 
-def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> dict[str, Any]:
+class Result(TypedDict):
+    started_at: float
+    skipped: list[str]
+
+
+def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> Result:
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else None
     if status != CONTINUE_ROLLBACK_FROM:
@@ -38,7 +43,7 @@ def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> dic
 @logger.inject_lambda_context
 @event_parser(model=ContinueRollbackEvent)
 @retryable_throttling
-def lambda_handler(event: ContinueRollbackEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: ContinueRollbackEvent, context: LambdaContext) -> Result:
     result = continue_rollback(sessions.cloudformation(event.stage), event.stage, event.skip)
     logger.info("Rollback continuing", extra={"stack": event.stage.stack, **result})
     return result

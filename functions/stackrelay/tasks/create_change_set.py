@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +23,13 @@ class CreateEvent(Model):
     change_set_type: Literal["CREATE", "UPDATE"]
 
 
-def create(cloudformation: Any, event: CreateEvent) -> dict[str, Any]:
+class Result(TypedDict):
+    id: str
+    name: str
+    created_at: float
+
+
+def create(cloudformation: Any, event: CreateEvent) -> Result:
     stage = event.stage
     declared = set(event.declared_parameters)
     parameters = {k: v for k, v in stage.parameters.items() if k in declared}
@@ -44,7 +50,7 @@ def create(cloudformation: Any, event: CreateEvent) -> dict[str, Any]:
 @logger.inject_lambda_context
 @event_parser(model=CreateEvent)
 @retryable_throttling
-def lambda_handler(event: CreateEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: CreateEvent, context: LambdaContext) -> Result:
     result = create(sessions.cloudformation(event.stage), event)
     logger.info(
         "Change set requested", extra={"stack": event.stage.stack, "change_set": result["name"]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,7 +26,15 @@ class DeleteEvent(Model):
     """The teardown's second try after DELETE_FAILED: a new operation, a new request token."""
 
 
-def delete(cloudformation: Any, stage: Stage, prefix: str, retry: bool = False) -> dict[str, Any]:
+class Result(TypedDict):
+    started_at: float
+    existed: bool
+    request_token: str
+    completion: str
+    fallback_seconds: int
+
+
+def delete(cloudformation: Any, stage: Stage, prefix: str, retry: bool = False) -> Result:
     if not trust.is_review(stage) or not is_review_stack(
         prefix, stage.app, stage.stage, stage.stack
     ):
@@ -52,7 +60,7 @@ def delete(cloudformation: Any, stage: Stage, prefix: str, retry: bool = False) 
 @logger.inject_lambda_context
 @event_parser(model=DeleteEvent)
 @retryable_throttling
-def lambda_handler(event: DeleteEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: DeleteEvent, context: LambdaContext) -> Result:
     result = delete(
         sessions.cloudformation(event.stage), event.stage, SETTINGS.stack_prefix, event.retry
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,7 +24,14 @@ class ExecuteEvent(Model):
     digest: str
 
 
-def started(stage: Stage) -> dict[str, Any]:
+class Result(TypedDict):
+    started_at: float
+    request_token: str
+    completion: str
+    fallback_seconds: int
+
+
+def started(stage: Stage) -> Result:
     """The task's result: when, the operation's request token, how to wait for it."""
     return {
         "started_at": clock.now(),
@@ -36,7 +43,7 @@ def started(stage: Stage) -> dict[str, Any]:
     }
 
 
-def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
+def execute(cloudformation: Any, stage: Stage, digest: str) -> Result:
     result = started(stage)
     found = cfn.describe_change_set(cloudformation, stage.stack, stage.change_set)
     if changeset.already_executed(found):
@@ -66,7 +73,7 @@ def execute(cloudformation: Any, stage: Stage, digest: str) -> dict[str, Any]:
 @logger.inject_lambda_context
 @event_parser(model=ExecuteEvent)
 @retryable_throttling
-def lambda_handler(event: ExecuteEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: ExecuteEvent, context: LambdaContext) -> Result:
     result = execute(sessions.cloudformation(event.stage), event.stage, event.digest)
     logger.info("Change set executing", extra={"stack": event.stage.stack})
     return result

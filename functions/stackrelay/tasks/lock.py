@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,7 +29,17 @@ class LockEvent(Model):
     lock: dict[str, Any] = field(default_factory=dict)
 
 
-def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
+class Released(TypedDict):
+    """What Release Stack Lock returns: whether it still holds the lock (False: released)."""
+
+    acquired: bool
+
+
+RESULTS = {"acquire": locks.Acquired, "release": Released}
+"""The result of each action (tests/template/test_returns.py checks them against the ASL)."""
+
+
+def handle(table: Any, sfn: Any, event: LockEvent) -> locks.Acquired | Released:
     stage = event.stage
     if event.action == "release":
         return {
@@ -55,7 +65,7 @@ def handle(table: Any, sfn: Any, event: LockEvent) -> dict[str, Any]:
 @logger.inject_lambda_context
 @event_parser(model=LockEvent)
 @retryable_throttling
-def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: LockEvent, context: LambdaContext) -> locks.Acquired | Released:
     result = handle(sessions.table(SETTINGS.table_name), sessions.client("stepfunctions"), event)
     logger.info("Stack lock", extra={"action": event.action, "stack": event.stage.stack, **result})
     if event.action == "acquire" and result["acquired"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,12 +24,19 @@ class PrepareEvent(Model):
     stage: Stage
 
 
-def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
+class Result(TypedDict):
+    status: str | None
+    change_set_type: Literal["CREATE", "UPDATE"]
+    recreate: bool
+    expected_seconds: float | None
+
+
+def prepare(cloudformation: Any, table: Any, stage: Stage) -> Result:
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else None
     state = classify(status)
     latest = records.latest_for_stack(table, stage.account, stage.stack, stage.place) or {}
-    result = {
+    result: Result = {
         "status": status,
         "change_set_type": "UPDATE",
         "recreate": False,
@@ -43,7 +50,7 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
             "if it never ends, look at the stack in the CloudFormation console."
         )
     elif state is StackState.NEEDS_RECREATE and trust.is_review(stage):
-        result.update(change_set_type="CREATE", recreate=True)
+        result["change_set_type"], result["recreate"] = "CREATE", True
     elif state in (StackState.NEEDS_RECREATE, StackState.NEEDS_RECOVERY):
         assert status is not None
         raise StackNeedsRecovery(hints.needs_operator(stage, status))
@@ -53,7 +60,7 @@ def prepare(cloudformation: Any, table: Any, stage: Stage) -> dict[str, Any]:
 @logger.inject_lambda_context
 @event_parser(model=PrepareEvent)
 @retryable_throttling
-def lambda_handler(event: PrepareEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: PrepareEvent, context: LambdaContext) -> Result:
     result = prepare(
         sessions.cloudformation(event.stage), sessions.table(SETTINGS.table_name), event.stage
     )

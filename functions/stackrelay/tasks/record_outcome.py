@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -142,29 +142,32 @@ def write(
     return entry, previous
 
 
-def line(entry: dict[str, Any]) -> dict[str, Any]:
+class Result(TypedDict):
     """The stage's line in the execution output (the ASL's ResultSelector names each key)."""
-    keys = (
-        "stage",
-        "target",
-        "account",
-        "region",
-        "stack",
-        "outcome",
-        "url",
-        "headline",
-        "error",
-        "reason",
-        "duration_seconds",
-        "approver",
-        "outputs",
-    )
-    return {k: entry[k] for k in keys}
+
+    stage: str
+    target: str
+    account: str
+    region: str
+    stack: str
+    outcome: str
+    url: str | None
+    headline: str | None
+    error: str | None
+    reason: str | None
+    duration_seconds: float | None
+    approver: str | None
+    outputs: dict[str, str]
+
+
+def line(entry: dict[str, Any]) -> Result:
+    """The stage's line in the execution output: the record's keys the ASL selects."""
+    return cast(Result, {key: entry[key] for key in Result.__annotations__})
 
 
 def record(
     table: Any, event: RecordEvent, review_url_output: str, cloudformation: Any = None
-) -> dict[str, Any]:
+) -> Result:
     """Write the stage's record; its line in the execution output."""
     return line(write(table, event, review_url_output, cloudformation)[0])
 
@@ -216,7 +219,7 @@ class _Unreadable:
 @logger.inject_lambda_context
 @event_parser(model=RecordEvent)
 @retryable_throttling
-def lambda_handler(event: RecordEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: RecordEvent, context: LambdaContext) -> Result:
     entry, previous = write(
         sessions.table(SETTINGS.table_name), event, SETTINGS.url_output, _stack_client(event)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,7 +27,15 @@ class VerifyEvent(Model):
     artifact: Artifact
 
 
-def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
+class Result(TypedDict):
+    parameters: list[str]
+    """The parameters the template declares (Create Change Set passes only these)."""
+    size: int
+    objects: int
+    """How many artifact objects the template names, each verified at its version."""
+
+
+def verify(s3: Any, artifact: Artifact) -> Result:
     where = f"s3://{artifact.bucket}/{artifact.key} (version {artifact.version})"
     try:
         body = s3.get_object(Bucket=artifact.bucket, Key=artifact.key, VersionId=artifact.version)[
@@ -72,5 +80,5 @@ def verify(s3: Any, artifact: Artifact) -> dict[str, Any]:
 @logger.inject_lambda_context
 @event_parser(model=VerifyEvent)
 @retryable_throttling
-def lambda_handler(event: VerifyEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: VerifyEvent, context: LambdaContext) -> Result:
     return verify(sessions.client("s3"), event.artifact)
