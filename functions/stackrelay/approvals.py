@@ -170,6 +170,10 @@ def _one(every: list[dict[str, Any]], where: str, stage: str | None) -> dict[str
             f"No {what} is waiting for {where}. "
             "`stackrelay pending` lists the approvals that are waiting."
         )
+    waves = {(i["execution"], i.get("wave")) for i in found}
+    if len(found) > 1 and len(waves) == 1 and None not in next(iter(waves)):
+        # One stage in several regions waits once per region: decide them one by one.
+        return min(found, key=lambda i: i["stage"])
     if len(found) > 1:
         stages = sorted({i["stage"] for i in found})
         if stage is None and len(stages) > 1:
@@ -185,19 +189,31 @@ def _one(every: list[dict[str, Any]], where: str, stage: str | None) -> dict[str
 
 def find(table: Any, app: str, pipeline_id: str, stage: str | None = None) -> dict[str, Any]:
     """The one open approval of ``app``'s pipeline (by pipeline: CI's view), of
-    ``stage`` or of whichever stage waits."""
+    ``stage`` (a target, or a stage whose regions each wait) or of whichever stage waits."""
     expression = "kind = :k AND app = :a AND pipeline_id = :pl"
     values = {":k": "approval", ":a": app, ":pl": pipeline_id}
     if stage is not None:
-        expression += " AND sk = :st"
+        expression += " AND (sk = :st OR wave = :st)"
         values[":st"] = stage
     return _one(_scan(table, expression, values), f"{app} pipeline {pipeline_id}", stage)
 
 
 def of_execution(table: Any, execution: str, stage: str | None = None) -> dict[str, Any]:
-    """The approval of ``execution`` in ``stage``, or the one its execution waits on."""
+    """The approval of ``execution`` in ``stage`` (a target, or a stage whose regions
+    each wait), or the one its execution waits on."""
     if stage is not None:
-        return get(table, execution, stage)
+        try:
+            return get(table, execution, stage)
+        except ApprovalNotFound:
+            regions = [i for i in _of(table, execution) if i.get("wave") == stage]
+            if not regions:
+                raise
+            return _one(regions, f"execution {execution}", stage)
+    return _one(_of(table, execution), f"execution {execution}", None)
+
+
+def _of(table: Any, execution: str) -> list[dict[str, Any]]:
+    """Every approval of ``execution``."""
     every: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
@@ -208,7 +224,7 @@ def of_execution(table: Any, execution: str, stage: str | None = None) -> dict[s
         page = table.query(**kwargs)
         every.extend(plain(i) for i in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
-            return _one(every, f"execution {execution}", None)
+            return every
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 from rich.live import Live
-from stackrelay import changeset, clock
+from stackrelay import changeset, clock, statenames
 from stackrelay.model import StartCommand
 
 from stackrelay_cli import ci_input, progress, render
@@ -190,10 +190,15 @@ class Backoff:
         self._sleep(self.delay)
 
 
+Until = str | Callable[[progress.Progress], bool] | None
+"""Where ``follow`` stops before the end: a stage (or target) waiting for approval, or a
+test of the progress."""
+
+
 def follow(
     session: boto3.Session,
     arn: str,
-    until: str | None = None,
+    until: Until = None,
     quiet: bool = False,
     wait: Callable[[bool], None] | None = None,
 ) -> progress.Progress:
@@ -210,8 +215,10 @@ def follow(
     def reached() -> bool:
         if current.done:
             return True
-        stage = current.stage(until) if until else None
-        return stage is not None and stage.step == "waiting for approval"
+        if callable(until):
+            return until(current)
+        waiting = progress.WAITING_STEPS[statenames.WAIT_FOR_APPROVAL]
+        return until is not None and any(s.step == waiting for s in current.targets(until))
 
     if quiet or not render.console.is_terminal:
         seen: dict[str, str] = {}
@@ -416,6 +423,36 @@ def decide(session: boto3.Session, args: Namespace, action: str) -> int:
         wait=getattr(args, "wait", 0) or 0,
         execution_arn=os.environ.get("STACKRELAY_EXECUTION_ARN"),
     )
+    decided: set[str] = set()
+    while True:
+        _decide_one(session, orch.approval_function, base, shown, args, action)
+        decided.add(shown["stage"])
+        if not shown.get("wave") or shown["wave"] == shown["stage"]:
+            return EXIT_OK
+        # A stage in several regions waits once per region (each its own change set and
+        # digest): show and decide every region of it that waits now.
+        key = {**base, "execution": shown["execution"], "stage": shown["wave"]}
+        try:
+            shown = dict(
+                invoke(session, orch.approval_function, {"action": "show", **key})["approval"]
+            )
+        except CliError as exc:
+            if exc.code != EXIT_NOT_FOUND:
+                raise
+            return EXIT_OK
+        if shown["stage"] in decided or shown.get("status") not in ("pending", "deciding"):
+            return EXIT_OK
+
+
+def _decide_one(
+    session: boto3.Session,
+    function: str,
+    base: dict[str, Any],
+    shown: dict[str, Any],
+    args: Namespace,
+    action: str,
+) -> None:
+    """Print one approval's summary; send the decision bound to its digest."""
     if not args.json:
         render.console.print(
             f"[bold]{shown['stack']}[/] in {shown['account']} "
@@ -432,15 +469,15 @@ def decide(session: boto3.Session, args: Namespace, action: str) -> int:
     }
     if args.reason:
         decision["reason"] = args.reason
-    result = invoke(session, orch.approval_function, decision)["approval"]
+    result = invoke(session, function, decision)["approval"]
     if args.json:
         render.emit_json({k: v for k, v in result.items() if k != "summary_text"})
     else:
         render.console.print(
-            f"[green]{result['status'].capitalize()}[/] by {result.get('decided_by')}.",
+            f"[green]{result['status'].capitalize()}[/] {shown['stage']} by "
+            f"{result.get('decided_by')}.",
             soft_wrap=True,
         )
-    return EXIT_OK
 
 
 def _ago(seconds: float, future: bool = False) -> str:

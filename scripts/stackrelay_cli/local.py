@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackrelay import statenames
+
 from stackrelay_cli import commands, progress, render
 from stackrelay_cli.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INVALID, EXIT_OK, CliError
 from stackrelay_cli.orchestrator import Orchestrator
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("review", "staging", "prod")
+WAITING = progress.WAITING_STEPS[statenames.WAIT_FOR_APPROVAL]
 ORCHESTRATOR_STACK = "stackrelay"
 PROJECT_ID = "4242"
 """The GitLab project id local releases run as (project path local/<app>)."""
@@ -85,13 +88,18 @@ class LocalOrchestrator:
                     account=account,
                     parameters={"AppName": app, "ArtifactBucketName": self.bucket},
                 )
-                for stage, account in self.engine.config.accounts.items()
+                for account, stage in _first_names(self.engine.config.accounts).items()
             }
         return self.apps[app]
 
     def token(self, **claims: Any) -> str:
         """A GitLab ID token from the engine's issuer (LocalIssuer.claims' arguments)."""
         return str(self.engine.mint_token(**claims))
+
+
+def _first_names(accounts: dict[str, str]) -> dict[str, str]:
+    """Each account id once, with the first name (stage) it has: stages share accounts."""
+    return {account: name for name, account in reversed(accounts.items())}
 
 
 def app_setup_stack(app: str) -> str:
@@ -105,22 +113,42 @@ def bootstrap(
     parameters: dict[str, str] | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> LocalOrchestrator:
-    """Deploy setup/ and template.yaml into the engine's accounts (docs/setup.md)."""
+    """Deploy setup/ and template.yaml into the engine's accounts (docs/setup.md).
+
+    The target accounts and regions are the engine's topology (``EngineConfig.topology``,
+    passed to the orchestrator as its Topology and DeployAccountIds parameters) or the
+    default three accounts: target-account.yaml once per account in the orchestrator's
+    region, target-region.yaml in each further region a stage deploys that account to.
+    """
     config = engine.config
+    accounts = config.target_accounts()
     say("artifact bucket (setup/artifact-bucket.yaml) in the orchestrator account")
+    # artifact-bucket.yaml names three accounts (dev, staging, prod): pad a shorter list.
+    readers = (accounts + accounts[-1:] * 3)[: max(3, len(accounts))]
     bucket = engine.deploy_app(
         root / "setup" / "artifact-bucket.yaml",
         stack_name="stackrelay-artifacts",
-        parameters={"TargetAccountIds": ",".join(config.accounts.values())},
+        parameters={"TargetAccountIds": ",".join(readers)},
     )["ArtifactBucketName"]
+    if config.topology is not None:
+        from stackrelay import topology
+
+        where = {
+            "Topology": topology.parse(config.topology).dumps(),
+            "DeployAccountIds": ",".join(accounts),
+        }
+    else:
+        where = {
+            "DevAccountId": config.accounts["dev"],
+            "StagingAccountId": config.accounts["staging"],
+            "ProdAccountId": config.accounts["prod"],
+        }
     say("orchestrator (template.yaml): state machines, tasks, table")
     outputs = engine.deploy_app(
         root / "template.yaml",
         stack_name=ORCHESTRATOR_STACK,
         parameters={
-            "DevAccountId": config.accounts["dev"],
-            "StagingAccountId": config.accounts["staging"],
-            "ProdAccountId": config.accounts["prod"],
+            **where,
             "TargetRegion": config.region,
             "ArtifactBucketName": bucket,
             # The engine's own GitLab: tokens are verified, never bypassed.
@@ -128,10 +156,11 @@ def bootstrap(
             **(parameters or {}),
         },
     )
+    names = _first_names(config.accounts)
     roles = {}
-    for stage, account in config.accounts.items():
-        say(f"deploy role (setup/target-account.yaml) in {stage} ({account})")
-        roles[stage] = engine.deploy_app(
+    for account in accounts:
+        say(f"deploy role (setup/target-account.yaml) in {account}")
+        roles[names.get(account, account)] = engine.deploy_app(
             root / "setup" / "target-account.yaml",
             stack_name="stackrelay-target",
             account=account,
@@ -140,6 +169,19 @@ def bootstrap(
                 "ArtifactBucketName": bucket,
             },
         )
+    for account, region in config.places():
+        if region != config.region:
+            say(f"stack event forwarding (setup/target-region.yaml) in {account} {region}")
+            engine.deploy_app(
+                root / "setup" / "target-region.yaml",
+                stack_name="stackrelay-target-region",
+                account=account,
+                region=region,
+                parameters={
+                    "OrchestratorAccountId": config.orchestrator_account,
+                    "OrchestratorRegion": config.region,
+                },
+            )
     return LocalOrchestrator(engine=engine, outputs=outputs, bucket=bucket, roles=roles)
 
 
@@ -155,11 +197,12 @@ def require_engine() -> None:
         ) from None
 
 
-def _engine(stack_seconds: float) -> Any:
+def _engine(stack_seconds: float, topology: Any = None) -> Any:
     require_engine()
     from stackrelay_local import EngineConfig, LocalEngine
 
-    return LocalEngine(EngineConfig(stack_seconds=stack_seconds))
+    where = {} if topology is None else {"topology": topology.to_dict()}
+    return LocalEngine(EngineConfig(stack_seconds=stack_seconds, **where))
 
 
 def run(args: Namespace) -> int:
@@ -170,14 +213,20 @@ def run(args: Namespace) -> int:
         return int(serve(["up", "--port", str(args.port)]) or 0)
     gitlab = GitLabTarget.from_args(args)
     if args.local_command == "release":
+        topology = None
+        if getattr(args, "topology", None):
+            from stackrelay_cli import topology_file
+
+            topology = topology_file.load(args.topology)
         return release(
             Path(args.app),
             args.name,
             args.stack_seconds,
             args.json,
             gitlab,
-            parameters=parse_parameters(args.parameter),
+            parameters=parse_parameters(args.parameter, _stage_names(topology)),
             use_container=args.use_container,
+            topology=topology,
         )
     return demo(args.stack_seconds, args.json, gitlab)
 
@@ -330,7 +379,7 @@ class Release:
         artifact: dict[str, str] | None,
         commit: str,
         action: str = "deploy",
-        until: str | None = None,
+        until: commands.Until = None,
     ) -> tuple[str, progress.Progress]:
         """Start an execution the way CI does, and follow it (to ``until``'s approval)."""
 
@@ -347,7 +396,7 @@ class Release:
         )
         return arn, self.follow(arn, f"{action} {ref}", until)
 
-    def follow(self, arn: str, title: str, until: str | None = None) -> progress.Progress:
+    def follow(self, arn: str, title: str, until: commands.Until = None) -> progress.Progress:
         # The engine runs in this process: wait for its executions to move, not for a
         # polling interval.
         waiter = getattr(self.local.engine, "progress_waiter", None)
@@ -366,6 +415,8 @@ class Release:
             self.finished.extend(
                 {
                     "stage": s.stage,
+                    "target": s.target or s.stage,
+                    "region": s.region,
                     "stack": s.stack,
                     "account": s.account,
                     "outcome": s.outcome,
@@ -451,24 +502,32 @@ def _finish(
     return EXIT_OK
 
 
-def parse_parameters(items: list[str] | None) -> dict[str, dict[str, str]]:
+def _stage_names(topology: Any) -> tuple[str, ...]:
+    return STAGES if topology is None else tuple(s.name for s in topology.stages)
+
+
+def parse_parameters(
+    items: list[str] | None, names: tuple[str, ...] = STAGES
+) -> dict[str, dict[str, str]]:
     """``--parameter KEY=VALUE`` (every stage) or ``STAGE:KEY=VALUE``, as StageParameters."""
-    stages: dict[str, dict[str, str]] = {name: {} for name in STAGES}
+    stages: dict[str, dict[str, str]] = {name: {} for name in names}
     for item in items or []:
         name, sep, value = item.partition("=")
         stage, colon, key = name.rpartition(":")
-        if not sep or not key or (colon and stage not in STAGES):
+        if not sep or not key or (colon and stage not in names):
             raise CliError(
                 f"--parameter {item!r}: write KEY=VALUE (every stage) or STAGE:KEY=VALUE "
-                f"with STAGE one of {', '.join(STAGES)}.",
+                f"with STAGE one of {', '.join(names)}.",
                 EXIT_INVALID,
             )
-        for target in [stage] if colon else STAGES:
+        for target in [stage] if colon else names:
             stages[target][key] = value
     return {stage: values for stage, values in stages.items() if values}
 
 
-def missing_parameters(template: dict[str, Any], given: dict[str, dict[str, str]]) -> None:
+def missing_parameters(
+    template: dict[str, Any], given: dict[str, dict[str, str]], names: tuple[str, ...] = STAGES
+) -> None:
     """Template parameters without a Default need a value in every stage."""
     declared = template.get("Parameters") or {}
     missing = sorted(
@@ -476,7 +535,7 @@ def missing_parameters(template: dict[str, Any], given: dict[str, dict[str, str]
         for name, spec in declared.items()
         if name != "Stage"
         and "Default" not in (spec or {})
-        and any(name not in given.get(stage, {}) for stage in STAGES)
+        and any(name not in given.get(stage, {}) for stage in names)
     )
     if missing:
         flags = " ".join(f"--parameter {name}=VALUE" for name in missing)
@@ -497,8 +556,10 @@ def release(
     gitlab: GitLabTarget | None = None,
     parameters: dict[str, dict[str, str]] | None = None,
     use_container: bool = False,
+    topology: Any = None,
 ) -> int:
-    """Release any SAM app folder: review, staging, prod (approved), teardown."""
+    """Release any SAM app folder through the topology (default: review, staging, prod
+    approved), then tear the review stack down."""
     from stackrelay.naming import MAX_APP_LENGTH, slug
 
     from stackrelay_cli import build
@@ -510,7 +571,7 @@ def release(
     except build.BuildError as exc:
         raise CliError(str(exc), exc.code) from None
     given = parameters or {}
-    missing_parameters(template, given)
+    missing_parameters(template, given, _stage_names(topology))
     # An app name the input model accepts: a letter first, no "review" segment.
     words = [w if w != "review" else "rv" for w in slug(name or app_dir.resolve().name).split("-")]
     # At most naming.MAX_APP_LENGTH: the target accounts scope each app to sr-<app>-.
@@ -530,7 +591,7 @@ def release(
             prebuilt = cleanup.enter_context(build.built(app_dir, use_container=use_container))
         except build.BuildError as exc:
             raise CliError(str(exc), exc.code) from None
-        with _engine(stack_seconds) as engine:
+        with _engine(stack_seconds, topology) as engine:
             if gitlab is not None:
                 orchestrator_parameters.update(gitlab.parameters(engine))
             local = bootstrap(engine, parameters=orchestrator_parameters, say=lambda t: None)
@@ -578,10 +639,19 @@ def run_story(r: Release) -> None:
     artifact = r.publish()
     r.start("feature/login", artifact, "1f2e3d4c5b6a")
     r.say("merge feature/login into main")
-    arn, result = r.start("main", artifact, "2a3b4c5d6e7f", until="prod")
-    if not result.done:
-        r.approve("prod", "main", "2a3b4c5d6e7f")
-        r.follow(arn, "release main")
+    approved: set[str] = set()
+
+    def waits(current: progress.Progress) -> bool:
+        return any(s.step == WAITING and s.target not in approved for s in current.stages)
+
+    arn, result = r.start("main", artifact, "2a3b4c5d6e7f", until=waits)
+    while not result.done:
+        # Each approval stage's regions wait one approval each (its own change set).
+        for target in [s.target for s in result.stages if s.step == WAITING]:
+            if target not in approved:
+                r.approve(target, "main", "2a3b4c5d6e7f")
+                approved.add(target)
+        result = r.follow(arn, "release main", until=waits)
     if r.local.orchestrator.teardown_state_machine_arn:
         r.say("feature/login is merged: tear its review stack down")
         r.start("feature/login", None, "1f2e3d4c5b6a", action="teardown")

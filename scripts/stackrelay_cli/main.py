@@ -218,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
         "on AWS these are the orchestrator's StageParameters",
     )
     lp.add_argument(
+        "--topology",
+        metavar="FILE",
+        help="release through this topology (YAML or JSON, docs/topology.md) instead of "
+        "review, staging and prod; --json then lists every stage x region",
+    )
+    lp.add_argument(
         "--use-container",
         action="store_true",
         help="sam build --use-container (needs Docker): build in the runtime's image",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -15,6 +16,12 @@ class EngineConfig:
 
     ``orchestrator_account`` defaults to moto's default account because moto's
     ASL interpreter calls Lambda there whatever credentials a task names.
+
+    ``topology`` (the orchestrator's topology, as its JSON mapping) makes the target
+    accounts and regions the topology's: ``accounts`` then names each stage's account
+    by the stage's name, and :meth:`places` lists every (account, region) to bootstrap.
+    Without it, the default three accounts in ``region``. ``region`` is always the
+    orchestrator's.
     """
 
     region: str = "us-east-1"
@@ -27,6 +34,26 @@ class EngineConfig:
     event_latency_seconds: float = 0.5
     """Simulated time from an event reaching a bus to each rule target receiving it
     (per hop: a cross-account forward adds it again). EventBridge's typical latency."""
+    topology: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.topology is not None:
+            from stackrelay import topology
+
+            parsed = topology.parse(self.topology)  # refused here, with its path
+            self.accounts = {stage.name: stage.account for stage in parsed.stages}
+
+    def places(self) -> list[tuple[str, str]]:
+        """Every (target account id, region) the engine's orchestrator deploys to."""
+        if self.topology is None:
+            return [(account, self.region) for account in dict.fromkeys(self.accounts.values())]
+        from stackrelay import topology
+
+        return list(topology.parse(self.topology).places())
+
+    def target_accounts(self) -> list[str]:
+        """Every target account id, once, in order."""
+        return list(dict.fromkeys(account for account, _ in self.places()))
 
     def account_id(self, account: str | None) -> str:
         """Resolve "orchestrator", a stage name or a 12-digit id to an account id."""
@@ -49,6 +76,7 @@ class EngineConfig:
             "change_set_seconds": self.change_set_seconds,
             "echo_lambda_logs": self.echo_lambda_logs,
             "event_latency_seconds": self.event_latency_seconds,
+            "topology": self.topology,
         }
 
     @classmethod

@@ -65,8 +65,8 @@ class _EngineOps:
         """A boto3 Session whose credentials act in ``account`` (via STS assume-role)."""
         return self.runtime.session(account)
 
-    def client(self, service: str, account: str = "orchestrator") -> Any:
-        return self.runtime.client(service, account)
+    def client(self, service: str, account: str = "orchestrator", region: str | None = None) -> Any:
+        return self.runtime.client(service, account, region)
 
     @property
     def issuer_url(self) -> str:
@@ -130,8 +130,10 @@ class _EngineOps:
         stack_name: str,
         parameters: dict[str, str] | None = None,
         account: str = "orchestrator",
+        region: str | None = None,
     ) -> dict[str, str]:
-        """Deploy a SAM app on disk the way ``sam deploy`` + CloudFormation would.
+        """Deploy a SAM app on disk the way ``sam deploy`` + CloudFormation would
+        (in ``region``: default the orchestrator's).
 
         Packages local code and definitions into the orchestrator's artifact
         bucket, creates and executes a change set in ``account`` from the
@@ -151,7 +153,7 @@ class _EngineOps:
         packaged = package_local(raw, path.parent, upload, self.runtime.lambda_runner.register_code)
         _, template_key = upload(".template.json", json.dumps(packaged).encode())
         url = f"https://{bucket}.s3.amazonaws.com/{template_key}"
-        cfn = self.client("cloudformation", account)
+        cfn = self.client("cloudformation", account, region)
         exists = _stack_status(cfn, stack_name) not in (None, "REVIEW_IN_PROGRESS")
         name = f"stackrelay-local-{int(self.clock.now() * 1000)}"
         created = cfn.create_change_set(
@@ -172,7 +174,7 @@ class _EngineOps:
                 f"change set for {stack_name} failed: {change_set.get('StatusReason')}"
             )
         cfn.execute_change_set(ChangeSetName=created["Id"])
-        status = self.wait_stack(stack_name, account)
+        status = self.wait_stack(stack_name, account, region)
         if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             raise DeployError(
                 f"stack {stack_name} ended {status}: {_first_failure(cfn, stack_name)}"
@@ -186,9 +188,11 @@ class _EngineOps:
                 return change_set
             self._advance_to_next_deadline()
 
-    def wait_stack(self, stack_name: str, account: str = "orchestrator") -> str:
+    def wait_stack(
+        self, stack_name: str, account: str = "orchestrator", region: str | None = None
+    ) -> str:
         """Advance the simulated clock until the stack's operation ends; its status."""
-        cfn = self.client("cloudformation", account)
+        cfn = self.client("cloudformation", account, region)
         while True:
             status = _stack_status(cfn, stack_name)
             if status is None:

@@ -165,8 +165,10 @@ class RemoteEngine:
             self._sessions[account_id] = session
         return session
 
-    def client(self, service: str, account: str = "orchestrator") -> Any:
-        return self.session(account).client(service, endpoint_url=self.endpoint_url)
+    def client(self, service: str, account: str = "orchestrator", region: str | None = None) -> Any:
+        return self.session(account).client(
+            service, endpoint_url=self.endpoint_url, region_name=region
+        )
 
     def deploy_app(
         self,
@@ -174,12 +176,14 @@ class RemoteEngine:
         stack_name: str,
         parameters: dict[str, str] | None = None,
         account: str = "orchestrator",
+        region: str | None = None,
     ) -> dict[str, str]:
         body = {
             "template": str(Path(template).resolve()),
             "stack_name": stack_name,
             "parameters": parameters or {},
             "account": account,
+            "region": region,
         }
         return dict(self._control.call("POST", "deploy-app", body)["outputs"])
 
@@ -195,8 +199,10 @@ class RemoteEngine:
     def set_stack_seconds(self, seconds: float, stack: str | None = None) -> None:
         self._control.call("POST", "stack-seconds", {"seconds": seconds, "stack": stack})
 
-    def wait_stack(self, stack_name: str, account: str = "orchestrator") -> str:
-        body = {"stack_name": stack_name, "account": account}
+    def wait_stack(
+        self, stack_name: str, account: str = "orchestrator", region: str | None = None
+    ) -> str:
+        body = {"stack_name": stack_name, "account": account, "region": region}
         return str(self._control.call("POST", "wait-stack", body)["status"])
 
     def wait_execution(self, execution_arn: str, timeout: float = 300.0) -> dict[str, Any]:

@@ -132,7 +132,7 @@ class Runtime:
         self._credentials: dict[str, dict[str, str]] = {}
         self._cred_lock = threading.RLock()
         self._sessions: dict[str, boto3.Session] = {}
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
         self.assumed_sessions: Counter[str] = Counter()
         """AssumeRole calls by RoleSessionName (StackRelay names them per pipeline and stage)."""
         self._count_lock = threading.Lock()
@@ -244,13 +244,19 @@ class Runtime:
                 self._sessions[account_id] = found
             return found
 
-    def client(self, service: str, account: str | None = "orchestrator") -> Any:
-        """A client acting in ``account``, made once per service and account."""
-        key = (service, self.config.account_id(account))
+    def client(
+        self, service: str, account: str | None = "orchestrator", region: str | None = None
+    ) -> Any:
+        """A client acting in ``account`` (in ``region``, default the orchestrator's),
+        made once per service, account and region."""
+        region = None if region == self.config.region else region
+        key = (service, self.config.account_id(account), region)
         with self._cred_lock:
             found = self._clients.get(key)
             if found is None:
-                found = self.session(account).client(service, endpoint_url=self.endpoint_url)
+                found = self.session(account).client(
+                    service, endpoint_url=self.endpoint_url, region_name=region
+                )
                 self._clients[key] = found
             return found
 

@@ -56,6 +56,7 @@ class ServerEngine(_EngineOps):
                 stack_name=body["stack_name"],
                 parameters=body.get("parameters") or {},
                 account=body.get("account") or "orchestrator",
+                region=body.get("region"),
             )
             return {"outputs": outputs}
         if (method, route) == ("POST", "stack-seconds"):
@@ -63,7 +64,9 @@ class ServerEngine(_EngineOps):
             return {}
         if (method, route) == ("POST", "wait-stack"):
             return {
-                "status": self.wait_stack(body["stack_name"], body.get("account") or "orchestrator")
+                "status": self.wait_stack(
+                    body["stack_name"], body.get("account") or "orchestrator", body.get("region")
+                )
             }
         if (method, route) == ("GET", "issuer"):
             return {"url": self.issuer_url}
