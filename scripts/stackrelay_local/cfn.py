@@ -314,7 +314,9 @@ class CloudFormationRealism:
         fault = (
             None
             if direct
-            else self.runtime.faults.take(CHANGE_SET_FAILED, stack=stack_name, account=account)
+            else self.runtime.faults.take(
+                CHANGE_SET_FAILED, stack=stack_name, account=account, region=region
+            )
         )
         final: tuple[str, str, str | None]
         if not has_changes:
@@ -380,7 +382,9 @@ class CloudFormationRealism:
         creating = cs.change_set_type == "CREATE"
         verb = "CREATE" if creating else "UPDATE"
         changes: list[ResourceChange] = list(cs.changes)
-        fault = self.runtime.faults.take(RESOURCE_FAILED, stack=stack.name, account=account)
+        fault = self.runtime.faults.take(
+            RESOURCE_FAILED, stack=stack.name, account=account, region=_region(stack)
+        )
         start = self.now()
         end = start + self.duration(stack.name)
         failure: tuple[str, str] | None = None
@@ -590,7 +594,9 @@ class CloudFormationRealism:
         ]
         self.add_event(stack, start, "DELETE_IN_PROGRESS", reason="User Initiated")
         self.request_tokens[stack.stack_id] = token or ""
-        fault = self.runtime.faults.take(DELETE_FAILED, stack=stack.name, account=account)
+        fault = self.runtime.faults.take(
+            DELETE_FAILED, stack=stack.name, account=account, region=_region(stack)
+        )
         if fault is not None:
             target = fault.resource or (resources[0][0] if resources else stack.name)
             kinds = dict(resources)
@@ -715,3 +721,9 @@ class CloudFormationRealism:
         ends = [op.end for op in self.operations.values() if not op.done]
         ends += [p.ready_at for p in self.change_sets.values() if not p.settled]
         return min(ends) if ends else None
+
+
+def _region(stack: Any) -> str | None:
+    """The region of a moto stack, from its ARN (arn:aws:cloudformation:<region>:...)."""
+    parts = str(getattr(stack, "stack_id", "")).split(":")
+    return parts[3] if len(parts) > 3 else None

@@ -1,7 +1,7 @@
 """Fault injection by rule.
 
 A :class:`Fault` names what goes wrong (its ``kind``) and where (account,
-stack glob, resource, service/operation, function glob). ``None`` fields match
+region, stack glob, resource, service/operation, function glob). ``None`` fields match
 anything. ``times=None`` means the fault applies forever; otherwise it applies
 that many times and then disappears, so "fail once, then succeed" retry paths
 are easy to test.
@@ -47,6 +47,8 @@ class Fault:
     detail_type: str | None = None
     target: str | None = None
     seconds: float = 0.0
+    region: str | None = None
+    """For stack faults: only in this region (one region of a wave)."""
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -72,6 +74,7 @@ class Fault:
         account: str | None = None,
         rollback_fails: bool = False,
         times: int | None = None,
+        region: str | None = None,
     ) -> Fault:
         return cls(
             RESOURCE_FAILED,
@@ -81,6 +84,7 @@ class Fault:
             account=account,
             rollback_fails=rollback_fails,
             times=times,
+            region=region,
         )
 
     @classmethod
@@ -240,6 +244,7 @@ class Fault:
         for name in (
             "stack",
             "account",
+            "region",
             "resource",
             "service",
             "operation",
