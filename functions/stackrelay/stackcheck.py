@@ -11,12 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
-from stackrelay import backoff, cfn, clock, hints
+from stackrelay import backoff, cfn, clock, hints, trust
 from stackrelay.config import PollBounds
-from stackrelay.errors import DeleteFailed, StackNeedsRecovery, StackRollback
+from stackrelay.errors import (
+    DeleteFailed,
+    StackBusy,
+    StackNeedsRecovery,
+    StackNotRecoverable,
+    StackRollback,
+)
 from stackrelay.parsing import Model
 from stackrelay.plan import Stage
-from stackrelay.status import StackState, classify
+from stackrelay.status import CONTINUE_ROLLBACK_FROM, StackState, classify
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,3 +103,34 @@ def check(cloudformation: Any, event: CheckStackEvent, poll: PollBounds) -> Chec
     if state is StackState.NEEDS_RECOVERY:
         raise StackNeedsRecovery(hints.needs_operator(stage, status, reason))
     raise StackRollback(f"{stage.stack} rolled back ({status}). First failure: {reason}")
+
+
+def next_change(stage: Stage, status: str | None) -> tuple[Literal["CREATE", "UPDATE"], bool]:
+    """How to change a stack that is in ``status`` (None: no stack) before a deploy:
+    (the change set's type, whether the stack must be deleted first).
+
+    A stack that is busy raises StackBusy (retried); one only an operator can repair
+    raises StackNeedsRecovery saying what to run. A review stack whose first create
+    failed is recreated; a release stack's never is (it may hold data).
+    """
+    state = classify(status)
+    if state in (StackState.ABSENT, StackState.REVIEW):
+        return "CREATE", False
+    if state is StackState.IN_PROGRESS:
+        raise StackBusy(
+            f"{stage.stack} is {status}: another operation is running. StackRelay retries; "
+            "if it never ends, look at the stack in the CloudFormation console."
+        )
+    if state is StackState.NEEDS_RECREATE and trust.is_review(stage):
+        return "CREATE", True
+    if state in (StackState.NEEDS_RECREATE, StackState.NEEDS_RECOVERY):
+        assert status is not None
+        raise StackNeedsRecovery(hints.needs_operator(stage, status))
+    return "UPDATE", False
+
+
+def check_recoverable(stage: Stage, status: str | None) -> None:
+    """Raise StackNotRecoverable unless ``stackrelay recover`` can act on a stack in
+    ``status``: only a failed update rollback can be continued."""
+    if status != CONTINUE_ROLLBACK_FROM:
+        raise StackNotRecoverable(hints.not_recoverable(stage, status))

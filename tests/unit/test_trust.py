@@ -82,3 +82,53 @@ def test_plan_stage_carries_environment(make_stage) -> None:  # type: ignore[no-
     # The default topology declares what ci/stackrelay.gitlab-ci.yml names its environments.
     staging, prod = make_stage("deploy_main.json", 0), make_stage("deploy_main.json", 1)
     assert (staging.environment, prod.environment) == ("staging", "production")
+
+
+# -- what a stack's status means for the next change (stackcheck), by trust ------------
+
+
+@pytest.mark.parametrize(
+    ("status", "review", "expected"),
+    [
+        (None, False, ("CREATE", False)),
+        ("REVIEW_IN_PROGRESS", False, ("CREATE", False)),
+        ("CREATE_COMPLETE", False, ("UPDATE", False)),
+        ("UPDATE_ROLLBACK_COMPLETE", True, ("UPDATE", False)),
+        ("ROLLBACK_COMPLETE", True, ("CREATE", True)),  # a review stack is recreated
+    ],
+)
+def test_next_change(make_stage, status: str | None, review: bool, expected: tuple) -> None:  # type: ignore[no-untyped-def]
+    from stackrelay import stackcheck
+
+    stage = make_stage("deploy_feature.json" if review else "deploy_main.json")
+    assert stackcheck.next_change(stage, status) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "review", "error"),
+    [
+        ("UPDATE_IN_PROGRESS", False, "StackBusy"),
+        ("ROLLBACK_COMPLETE", False, "StackNeedsRecovery"),  # a release stack is never deleted
+        ("UPDATE_ROLLBACK_FAILED", True, "StackNeedsRecovery"),
+        ("DELETE_FAILED", False, "StackNeedsRecovery"),
+    ],
+)
+def test_next_change_planted_refusals(make_stage, status: str, review: bool, error: str) -> None:  # type: ignore[no-untyped-def]
+    from stackrelay import stackcheck
+
+    stage = make_stage("deploy_feature.json" if review else "deploy_main.json")
+    with pytest.raises(Exception) as refused:
+        stackcheck.next_change(stage, status)
+    assert type(refused.value).__name__ == error
+    assert stage.stack in str(refused.value)
+
+
+@pytest.mark.parametrize("status", [None, "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE"])
+def test_check_recoverable_refuses_all_but_a_failed_rollback(make_stage, status) -> None:  # type: ignore[no-untyped-def]
+    from stackrelay import stackcheck
+    from stackrelay.errors import StackNotRecoverable
+
+    stage = make_stage("deploy_main.json", 1)
+    with pytest.raises(StackNotRecoverable, match="not UPDATE_ROLLBACK_FAILED"):
+        stackcheck.check_recoverable(stage, status)
+    stackcheck.check_recoverable(stage, "UPDATE_ROLLBACK_FAILED")  # no error

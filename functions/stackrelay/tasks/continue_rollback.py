@@ -8,11 +8,10 @@ from typing import Any, TypedDict
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, clock, hints, sessions
-from stackrelay.errors import StackNotRecoverable, retryable_throttling
+from stackrelay import cfn, clock, sessions, stackcheck
+from stackrelay.errors import retryable_throttling
 from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
-from stackrelay.status import CONTINUE_ROLLBACK_FROM
 
 logger = Logger()
 
@@ -31,8 +30,7 @@ class Result(TypedDict):
 def continue_rollback(cloudformation: Any, stage: Stage, skip: list[str]) -> Result:
     stack = cfn.describe_stack(cloudformation, stage.stack)
     status = stack["StackStatus"] if stack else None
-    if status != CONTINUE_ROLLBACK_FROM:
-        raise StackNotRecoverable(hints.not_recoverable(stage, status))
+    stackcheck.check_recoverable(stage, status)
     request: dict[str, Any] = {"StackName": stage.stack, "RoleARN": stage.execution_role_arn}
     if skip:
         request["ResourcesToSkip"] = skip

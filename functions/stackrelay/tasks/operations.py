@@ -16,13 +16,12 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import cfn, clock, delivery, hints, records, reviews, sessions
+from stackrelay import cfn, clock, delivery, records, reviews, sessions, stackcheck
 from stackrelay.config import Settings
-from stackrelay.errors import InvalidInput, StackNotRecoverable, retryable_throttling
+from stackrelay.errors import InvalidInput, retryable_throttling
 from stackrelay.model import APP_PATTERN
 from stackrelay.naming import execution_name
 from stackrelay.parsing import Model, event_parser, limits, text
-from stackrelay.status import CONTINUE_ROLLBACK_FROM
 
 logger = Logger()
 SETTINGS = Settings.from_env()
@@ -90,8 +89,7 @@ def recover(
     session = sessions.assume_role(sts, stage.role_arn, stage.session, stage.region)
     stack = cfn.describe_stack(session.client("cloudformation", retries=True), stage.stack)
     status = stack["StackStatus"] if stack else None
-    if status != CONTINUE_ROLLBACK_FROM:
-        raise StackNotRecoverable(hints.not_recoverable(stage, status))
+    stackcheck.check_recoverable(stage, status)
     started = sfn.start_execution(
         stateMachineArn=machine,
         name=name,
