@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-from stackrelay import artifacts, boundary, templates
+from stackrelay import artifacts, boundary, layers, templates
 
 from stackrelay_cli.errors import EXIT_CONFIG, EXIT_INVALID, EXIT_REFUSED
 
@@ -65,6 +65,7 @@ class Artifact:
     reused: list[str] = field(default_factory=list)
     built_by: str = "sam build"
     boundary_note: str | None = None  # what publish added (stackrelay.boundary)
+    layer_note: str | None = None  # what publish named (stackrelay.layers)
 
     def as_input(self) -> dict[str, str]:
         return {
@@ -367,8 +368,8 @@ def publish(
             read=read,
             upload=upload,
             prefix=app,
-            # every role gets the app's own boundary in the target accounts
-            each_template=functools.partial(boundary.apply, name=boundary.name_for(app)),
+            # every role gets the app's own boundary, every layer a name in its scope
+            each_template=functools.partial(_scope_to_app, app=app),
         )
     except artifacts.UnversionedBucket as exc:
         raise BuildError(str(exc), EXIT_CONFIG) from None
@@ -390,4 +391,11 @@ def publish(
         reused=sorted([k for k in sam_keys if k in reused] + [k for k, n in ours.items() if not n]),
         built_by=built_by,
         boundary_note=boundary.applied_note(boundary.applied(template)),
+        layer_note=layers.applied_note(layers.applied(template)),
     )
+
+
+def _scope_to_app(template: dict[str, Any], app: str) -> None:
+    """What publish changes so the target accounts accept the app's template."""
+    boundary.apply(template, name=boundary.name_for(app))
+    layers.apply(template)

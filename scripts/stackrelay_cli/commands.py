@@ -62,6 +62,7 @@ def publish(session: boto3.Session, args: Namespace) -> int:
         "reused": artifact.reused,
         "built_by": artifact.built_by,
         "boundary_note": artifact.boundary_note,
+        "layer_note": artifact.layer_note,
     }
     if args.output:
         Path(args.output).write_text(json.dumps(artifact.as_input(), indent=2) + "\n")
@@ -81,8 +82,9 @@ def publish(session: boto3.Session, args: Namespace) -> int:
                 }
             )
         )
-        if artifact.boundary_note:
-            render.console.print(f"note: {artifact.boundary_note}")
+        for note in (artifact.boundary_note, artifact.layer_note):
+            if note:
+                render.console.print(f"note: {note}")
     return EXIT_OK
 
 

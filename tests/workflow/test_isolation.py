@@ -325,6 +325,11 @@ def test_both_apps_release_their_own_resources(apps):
             t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=machine)["tags"]
         }
         assert tags.get("stackrelay:app") == app
+        # The unnamed SAM layer (SAM would name it SharedLayer, which the app's policy
+        # refuses): publish named it after its stack, inside the app's scope
+        stack = stack_name("sr-", app, "review", OWN_REF)
+        layers = [layer["LayerName"] for layer in apps.client("lambda").list_layers()["Layers"]]
+        assert [n for n in layers if n.startswith(f"{stack}-SharedLayer")], layers
         api = apps.client("apigateway").get_rest_api(restApiId=outputs["ApiId"])
         assert api["tags"]["stackrelay:app"] == app
 
