@@ -149,3 +149,48 @@ def test_records_of_a_wave_are_per_region(releaser) -> None:
         ("qa", "us-east-1", "deployed"),
         ("staging", "us-west-2", "deployed"),
     ]
+
+
+def _waiting_approvals(releaser, count: int) -> list[dict]:
+    """Wait until ``count`` approvals of the app wait (each region stores its own)."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while True:
+        items = [
+            i
+            for i in releaser.table().scan()["Items"]
+            if i.get("kind") == "approval" and i.get("app") == releaser.app
+        ]
+        if len(items) >= count or time.monotonic() > deadline:
+            return items
+        time.sleep(0.05)
+
+
+def test_cli_approve_stage_shows_and_approves_every_region_with_its_digest(
+    releaser, monkeypatch, capsys
+) -> None:
+    from stackrelay_cli.main import main
+
+    monkeypatch.setenv("STACKRELAY_STACK", "stackrelay")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    token = releaser.token("main", user_login="kim", environment="production")
+    monkeypatch.setenv("STACKRELAY_IDENTITY_TOKEN", token)
+    arn = releaser.start(releaser.request("main", releaser.publish()))
+    waiting = _waiting_approvals(releaser, 2)
+    assert sorted(i["sk"] for i in waiting) == ["prod.eu-west-1", "prod.us-east-1"]
+    capsys.readouterr()
+
+    code = main(
+        ["approve", "--app", releaser.app, "--pipeline-id", releaser.pipeline_id, "--stage", "prod"]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Approved prod.eu-west-1 by kim" in out and "Approved prod.us-east-1 by kim" in out
+    run = releaser.finish(arn)
+    assert run.status == "SUCCEEDED", run.cause
+    assert {s["target"]: s["approver"] for s in run.output["stages"] if s["stage"] == "prod"} == {
+        "prod.us-east-1": "kim",
+        "prod.eu-west-1": "kim",
+    }

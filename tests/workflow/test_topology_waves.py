@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from review_fixtures import start_teardown
 from stackrelay.naming import stack_name
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, Fault, LocalEngine
@@ -20,7 +21,12 @@ NEW_STAGE = "canary"
 STRICT, LENIENT, CANARY = "222222222222", "333333333333", "444444444444"
 TOPOLOGY = {
     "stages": [
-        {"name": "review", "account": "111111111111", "regions": ["us-east-1"], "trust": "review"},
+        {
+            "name": "review",
+            "account": "111111111111",
+            "regions": ["us-east-1", "eu-west-1"],
+            "trust": "review",
+        },
         {"name": "strict", "account": STRICT, "regions": ["us-east-1", "eu-west-1"]},
         {
             "name": "lenient",
@@ -118,3 +124,27 @@ def test_new_stage_name_appears_in_no_product_file() -> None:
     assert len(tracked) > 50  # the scan is not vacuous
     naming = [path for path in tracked if NEW_STAGE in (ROOT / path).read_text(errors="replace")]
     assert naming == []
+
+
+def test_review_stage_in_two_regions_deploys_both_and_teardown_deletes_both(releaser) -> None:
+    review = stack_name("sr-", releaser.app, "review", "feature/two")
+
+    deployed = releaser.deploy("feature/two")
+
+    assert deployed.status == "SUCCEEDED", deployed.cause
+    assert [(s["target"], s["outcome"]) for s in deployed.output["stages"]] == [
+        ("review.us-east-1", "deployed"),
+        ("review.eu-west-1", "deployed"),
+    ]
+    for region in ("us-east-1", "eu-west-1"):
+        assert _stacks(releaser, "111111111111", region) == [review]
+
+    run = releaser.finish(start_teardown(releaser, "feature/two"))
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert [(s["target"], s["outcome"]) for s in run.output["stages"]] == [
+        ("review.us-east-1", "deleted"),
+        ("review.eu-west-1", "deleted"),
+    ]
+    for region in ("us-east-1", "eu-west-1"):
+        assert _stacks(releaser, "111111111111", region) == []
