@@ -216,6 +216,31 @@ ATTACKS: dict[str, Callable[[dict[str, str], str], tuple[dict[str, Any], str]]] 
         },
         f"iam:PassRole on resource: {o['FunctionRoleArn']}",
     ),
+    "state-machine-tagged-as-a": lambda o, a: (
+        {
+            "Disguised": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": f"arn:aws:iam::{DEV}:role/sr-iso-bravo-none",
+                    "DefinitionString": '{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}',
+                    "Tags": [{"Key": "stackrelay:app", "Value": a}],
+                },
+            }
+        },
+        f"states:CreateStateMachine on resource: arn:aws:states:us-east-1:{DEV}:stateMachine:",
+    ),
+    "api-tagged-as-a": lambda o, a: (
+        {
+            "Disguised": {
+                "Type": "AWS::ApiGateway::RestApi",
+                "Properties": {
+                    "Name": "disguised",
+                    "Tags": [{"Key": "stackrelay:app", "Value": a}],
+                },
+            }
+        },
+        "apigateway:POST on resource: arn:aws:apigateway:us-east-1::/restapis ",
+    ),
     "table-named-in-a-namespace": lambda o, a: (
         {
             "Squat": {
