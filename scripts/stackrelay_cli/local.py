@@ -490,7 +490,7 @@ def _finish(
         render.console.print(
             render.records_table(
                 rows,
-                ["stage", "account", "stack", "outcome", "url"],
+                ["target", "account", "region", "stack", "outcome", "url"],
                 title=f"{release.app}: what is deployed where",
             )
         )

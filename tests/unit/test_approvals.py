@@ -246,3 +246,25 @@ def test_find_without_stage_two_waiting_stages_asks_for_one(table: Any, fake_clo
 def test_of_execution_none_waiting_is_not_found(table: Any, fake_clock: Any) -> None:
     with pytest.raises(ApprovalNotFound):
         approvals.of_execution(table, "other-execution")
+
+
+def test_find_stage_of_a_wave_returns_its_regions_one_by_one(table: Any, fake_clock: Any) -> None:
+    # prod in two regions: each region waits with its own change set, keyed by target.
+    store(table, stage="prod.us-east-1", wave="prod", token="t-east")
+    store(table, stage="prod.eu-west-1", wave="prod", token="t-west")
+
+    first = approvals.find(table, "aws-news", "4711", "prod")
+    assert first["stage"] == "prod.eu-west-1"
+    assert approvals.find(table, "aws-news", "4711")["stage"] == "prod.eu-west-1"
+    assert approvals.find(table, "aws-news", "4711", "prod.us-east-1")["stage"] == (
+        "prod.us-east-1"
+    )
+    assert approvals.of_execution(table, EXECUTION, "prod")["stage"] == "prod.eu-west-1"
+
+
+def test_find_two_stages_waiting_still_asks_which(table: Any, fake_clock: Any) -> None:
+    store(table, stage="prod.us-east-1", wave="prod")
+    store(table, stage="canary", wave="canary")
+
+    with pytest.raises(InvalidInput, match="--stage"):
+        approvals.find(table, "aws-news", "4711")
