@@ -313,6 +313,12 @@ DEFAULT_ACCOUNT_KEYS = ("dev", "staging", "prod")
 StagingAccountId, ProdAccountId): the keys of :func:`default`'s ``accounts``."""
 
 
+def default_names() -> tuple[str, ...]:
+    """The default topology's stage names, in order (whatever its accounts)."""
+    accounts = dict.fromkeys(DEFAULT_ACCOUNT_KEYS, "0" * 12)
+    return tuple(stage.name for stage in default(accounts, "us-east-1").stages)
+
+
 def default(
     accounts: Mapping[str, str],
     region: str,

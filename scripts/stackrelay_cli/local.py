@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackrelay import statenames
+from stackrelay import naming, statenames
+from stackrelay import topology as topology_defaults
 
 from stackrelay_cli import commands, progress, render
 from stackrelay_cli.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_INVALID, EXIT_OK, CliError
 from stackrelay_cli.orchestrator import Orchestrator
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ("review", "staging", "prod")
+STAGES = topology_defaults.default_names()
+"""The default topology's stages (without --topology)."""
 WAITING = progress.WAITING_STEPS[statenames.WAIT_FOR_APPROVAL]
 ORCHESTRATOR_STACK = "stackrelay"
 PROJECT_ID = "4242"
@@ -131,17 +133,16 @@ def bootstrap(
         parameters={"TargetAccountIds": ",".join(readers)},
     )["ArtifactBucketName"]
     if config.topology is not None:
-        from stackrelay import topology
-
         where = {
-            "Topology": topology.parse(config.topology).dumps(),
+            "Topology": topology_defaults.parse(config.topology).dumps(),
             "DeployAccountIds": ",".join(accounts),
         }
     else:
+        # The default topology's account parameters, in its account order.
+        parameter_names = ("DevAccountId", "StagingAccountId", "ProdAccountId")
+        keys = topology_defaults.DEFAULT_ACCOUNT_KEYS
         where = {
-            "DevAccountId": config.accounts["dev"],
-            "StagingAccountId": config.accounts["staging"],
-            "ProdAccountId": config.accounts["prod"],
+            name: config.accounts[key] for name, key in zip(parameter_names, keys, strict=True)
         }
     say("orchestrator (template.yaml): state machines, tasks, table")
     outputs = engine.deploy_app(
@@ -427,18 +428,20 @@ class Release:
             )
         return result
 
-    def approve(self, stage: str = "prod", ref: str = "main", commit: str = "0" * 12) -> None:
-        """Show the change summary, then approve it, as the approve-prod CI job does."""
+    def approve(self, stage: str | None = None, ref: str = "main", commit: str = "0" * 12) -> None:
+        """Show the change summary, then approve it, as the approve job does (``stage``:
+        the waiting stage or target; default: the one that waits)."""
         session = self._session()
         function = self.local.orchestrator.approval_function
         base = {
             "app": self.app,
-            "stage": stage,
+            **({"stage": stage} if stage else {}),
             "id_token": self.token(ref, commit, environment="production"),
         }
         # The state is entered a moment before its task stores the approval: wait for it,
         # as the approve-prod job does (--wait).
         shown = commands.wait_for_approval(session, function, base, wait=60, poll=0.1)
+        stage = stage or shown["stage"]
         self.say(f"{stage} change set waits for approval:")
         if not self.quiet:
             render.console.print(shown["summary_text"])
@@ -539,7 +542,7 @@ def missing_parameters(
     )
     if missing:
         flags = " ".join(f"--parameter {name}=VALUE" for name in missing)
-        example = json.dumps({"prod": {name: "VALUE" for name in missing}})
+        example = json.dumps({names[-1]: {name: "VALUE" for name in missing}})
         raise CliError(
             f"The app's template has parameter(s) without a Default: {', '.join(missing)}. "
             f"Give them values: {flags} (or STAGE:NAME=VALUE for one stage). On AWS they come "
@@ -572,8 +575,11 @@ def release(
         raise CliError(str(exc), exc.code) from None
     given = parameters or {}
     missing_parameters(template, given, _stage_names(topology))
-    # An app name the input model accepts: a letter first, no "review" segment.
-    words = [w if w != "review" else "rv" for w in slug(name or app_dir.resolve().name).split("-")]
+    # An app name the input model accepts: a letter first, no review-stage segment.
+    words = [
+        "rv" if naming.collides_with_review_stacks(w) else w
+        for w in slug(name or app_dir.resolve().name).split("-")
+    ]
     # At most naming.MAX_APP_LENGTH: the target accounts scope each app to sr-<app>-.
     app = "-".join(w for w in words if w)[:MAX_APP_LENGTH].rstrip("-") or "app"
     if not app[0].isalpha():
@@ -621,7 +627,7 @@ def demo(stack_seconds: float, as_json: bool, gitlab: GitLabTarget | None = None
         if not as_json:
             render.console.print(
                 "[bold]StackRelay demo[/]: AWS in this process (an orchestrator "
-                "account and dev, staging, prod), simulated time."
+                f"account and {', '.join(engine.config.accounts)}), simulated time."
             )
         parameters = gitlab.parameters(engine) if gitlab is not None else None
         local = bootstrap(engine, parameters=parameters, say=say)

@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--topology",
         metavar="FILE",
         help="release through this topology (YAML or JSON, docs/topology.md) instead of "
-        "review, staging and prod; --json then lists every stage x region",
+        "the default three stages; --json then lists every stage x region",
     )
     lp.add_argument(
         "--use-container",

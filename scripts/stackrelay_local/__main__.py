@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="STAGE=ID",
-        help="target account, e.g. dev=111111111111 (repeatable; default dev/staging/prod)",
+        help="target account, e.g. dev=111111111111 (repeatable; default "
+        + ", ".join(f"{k}={v}" for k, v in DEFAULT_ACCOUNTS.items())
+        + ")",
     )
     args = parser.parse_args(argv)
     accounts = dict(DEFAULT_ACCOUNTS)

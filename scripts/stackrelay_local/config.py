@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+from stackrelay.topology import DEFAULT_ACCOUNT_KEYS
+
+DEFAULT_ACCOUNTS = dict(
+    zip(DEFAULT_ACCOUNT_KEYS, ("111111111111", "222222222222", "333333333333"), strict=True)
+)
+"""The default topology's three target accounts, by its account keys."""
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 

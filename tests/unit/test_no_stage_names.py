@@ -20,13 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("functions", "scripts")
 
 DEFINITION = {"functions/stackrelay/topology.py"}  # the default topology (and trust levels)
-PENDING_TOPOLOGY = {
-    # Rewritten by helper `topology` (#13: plan over the topology, `local release
-    # --topology`, engine accounts per topology); each leaves this list when it lands.
-    "scripts/stackrelay_cli/local.py",
-    "scripts/stackrelay_local/config.py",
-    "scripts/stackrelay_local/__main__.py",
-}
+PENDING_TOPOLOGY: set[str] = set()
+"""Files rewritten by helper `topology` that still named stages (empty: none left)."""
 
 
 def default_stage_names() -> set[str]:
