@@ -155,11 +155,10 @@ def wait_for_state(releaser: Any, arn: str, state: str, timeout: float = 60.0) -
 
 
 def deployments(releaser: Any) -> list[dict[str, Any]]:
-    """The app's deployment records, oldest first."""
-    from boto3.dynamodb.conditions import Key
+    """The app's deployment records, oldest first (the history `stackrelay history` reads)."""
+    from stackrelay import records
 
-    items = releaser.table().query(KeyConditionExpression=Key("pk").eq(f"APP#{releaser.app}"))
-    return sorted(items["Items"], key=lambda i: str(i["sk"]))
+    return list(reversed(records.history(releaser.table(), releaser.app, limit=1000)))
 
 
 def failures(releaser: Any, arn: str) -> list[str]:
