@@ -156,6 +156,13 @@ def build_plan(
             "deletes review stacks, never release stages."
         )
     topo = settings.topology
+    reserved = [s.name for s in topo.review_stages()]
+    if naming.collides_with_review_stacks(request.app, reserved):
+        raise InvalidInput(
+            f"app: {request.app!r} holds the name of a review stage ({', '.join(reserved)}) "
+            "between hyphens, so its stacks could take another app's review stacks. "
+            "Register the app under another name."
+        )
     defs = topo.review_stages() if review else topo.release_stages()
     if not defs:
         raise InvalidInput(

@@ -468,3 +468,21 @@ def test_judge_wave_one_region_stage_keeps_the_targets_own_cause() -> None:
     verdict = judge_wave({"name": "staging"}, [_line("staging", "failed", "StackRollback")])
 
     assert (verdict["error"], verdict["cause"]) == ("StackRollback", "staging broke")
+
+
+@pytest.mark.parametrize("event", ["deploy_feature.json", "deploy_main.json"])
+def test_build_plan_app_named_like_a_review_stage_refused(
+    load_event: LoadEvent, settings: Settings, event: str
+) -> None:
+    # Given a topology whose review stage is "dev" (not the default's name)
+    text = (
+        'stages: [{name: dev, account: "111111111111", regions: [us-east-1], trust: review},'
+        ' {name: prod, account: "333333333333", regions: [us-east-1]}]'
+    )
+    payload = {**load_event(event), "app": "tools-dev"}
+
+    # Then an app whose stacks sr-tools-dev-<branch> could be app "tools"'s review stacks
+    with pytest.raises(InvalidInput, match="review stage"):
+        plan_for(payload, with_topology(settings, text))
+    # while the same app name is fine under the default topology
+    assert plan_for(payload, settings)["app"] == "tools-dev"
