@@ -118,7 +118,7 @@ def test_check_change_set_created_in_moto_ready_with_summary_and_digest(
     assert set(result) == set(KEYS)
 
 
-def test_check_change_set_ready_notes_the_boundary_publish_applied(
+def test_check_change_set_ready_notes_the_boundary_and_layer_names_publish_applied(
     check: Any, make_stage: Callable[..., Stage]
 ) -> None:
     class WithTemplate(ChangeSetStub):
@@ -130,7 +130,8 @@ def test_check_change_set_ready_notes_the_boundary_publish_applied(
                     "AppliedPermissionsBoundary": {
                         "boundary": "StackRelayAppPermissionsBoundary",
                         "resources": ["HelloFunction"],
-                    }
+                    },
+                    "NamedLayers": ["DepsLayer"],
                 }
             }
             return {"TemplateBody": json.dumps(body)}
@@ -152,5 +153,6 @@ def test_check_change_set_ready_notes_the_boundary_publish_applied(
 
     result = check(WithTemplate(answer), make_stage())
 
-    [note] = result["summary"]["notes"]
+    [note, layer_note] = result["summary"]["notes"]
     assert "StackRelayAppPermissionsBoundary" in note and "HelloFunction" in note
+    assert "DepsLayer" in layer_note

@@ -8,7 +8,7 @@ from typing import Any, Literal, TypedDict
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stackrelay import boundary, cfn, changeset, sessions
+from stackrelay import boundary, cfn, changeset, layers, sessions
 from stackrelay.errors import ChangeSetFailed, retryable_throttling
 from stackrelay.parsing import Model, event_parser
 from stackrelay.plan import Stage
@@ -63,8 +63,15 @@ def check(cloudformation: Any, stage: Stage) -> Result:
             f"({status}): {found.get('StatusReason') or 'no reason given'}"
         )
     template = cfn.change_set_template(cloudformation, stage.stack, stage.change_set)
-    note = boundary.applied_note(boundary.applied(template or {}))
-    summary = changeset.summarize(found["Changes"], notes=[note] if note else None)
+    notes = [
+        note
+        for note in (
+            boundary.applied_note(boundary.applied(template or {})),
+            layers.applied_note(layers.applied(template or {})),
+        )
+        if note
+    ]
+    summary = changeset.summarize(found["Changes"], notes=notes or None)
     return {
         "state": "ready",
         "wait_seconds": 0,
