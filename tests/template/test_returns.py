@@ -208,6 +208,54 @@ def test_plan_result_keys_are_what_build_plan_returns(aws_env: None) -> None:
     assert list(verdict) == typed_keys("stackrelay.tasks.plan", "Judged")
 
 
+# -- callback Tasks: the answer's shape against their hand-written ResultSelector ---------
+
+CALLBACK_ANSWERS = {"AwaitStackFunctionArn": ("stackrelay.stackcheck", "CheckResult")}
+"""What answers each callback Task: the completion function (or the await task itself)
+sends stackcheck.check's result through completion.answer, the same shape Check Stack
+returns. (Wait For Approval keeps its whole answer: no ResultSelector.)"""
+
+
+def callback_tasks() -> list[Task]:
+    return [
+        task
+        for source in build_asl.sources()
+        for task in tasks(build_asl.load_yaml(source), source.name)
+        if task[2].get("Callback") and "ResultSelector" in task[2]
+    ]
+
+
+def callback_mismatches(source: list[Task]) -> list[str]:
+    found = []
+    for where, function, state in source:
+        if function not in CALLBACK_ANSWERS:
+            found.append(f"{where}: no known answer shape for {function} (add CALLBACK_ANSWERS)")
+            continue
+        selector = state["ResultSelector"]
+        keys = typed_keys(*CALLBACK_ANSWERS[function])
+        selected = [k.removesuffix(".$") for k in selector]
+        paths = [f"{k}: {v}" for k, v in selector.items() if v != f"$.{k.removesuffix('.$')}"]
+        if sorted(selected) != sorted(keys):
+            found.append(f"{where}: selects {sorted(selected)}, the answer has {sorted(keys)}")
+        if paths:
+            found.append(f"{where}: keys not read from the answer's own key: {paths}")
+    return found
+
+
+def test_callback_selectors_equal_their_answer() -> None:
+    source = callback_tasks()
+    assert len(source) >= 2  # Await Stack Event, Await Deletion Event
+    assert callback_mismatches(source) == []
+
+
+def test_planted_callback_selector_mismatch_is_found() -> None:
+    source = copy.deepcopy(callback_tasks())
+    source[0][2]["ResultSelector"].pop("outputs.$")
+    source[1][2]["ResultSelector"]["done.$"] = "$.status"
+    found = callback_mismatches(source)
+    assert len(found) == 2, found
+
+
 # -- planted mismatches: the check can fail -------------------------------------------
 
 
