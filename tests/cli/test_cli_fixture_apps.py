@@ -166,6 +166,16 @@ def test_nested_application_local_location_is_pinned_with_its_code(publish) -> N
     assert {c.key for c in checked} == listed  # every object checks at its version
 
 
+def test_state_machine_definition_file_is_pinned_with_its_substitutions(publish) -> None:
+    app = publish("step-functions")
+    props = app.template["Resources"]["TradingStateMachine"]["Properties"]
+    (ref,) = [r for r in artifacts.references(app.template) if "TradingStateMachine" in r.where]
+    assert ref.version and props["DefinitionUri"]["Version"] == ref.version
+    definition = json.loads(app.read(ref.key, ref.version))
+    assert definition["States"]["Check Price"]["Resource"] == "${CheckerFunctionArn}"
+    assert set(props["DefinitionSubstitutions"]) == {"CheckerFunctionArn", "DDBPutItem", "DDBTable"}
+
+
 def test_function_without_codeuri_ships_the_template_folder(publish) -> None:
     app = publish("no-codeuri")
     assert "app.py" in app.zip_of(app.template, "RootFunction").namelist()
@@ -182,6 +192,7 @@ def test_function_without_codeuri_ships_the_template_folder(publish) -> None:
         ("node-dep", []),
         ("typescript-esbuild", []),
         ("nested-app", []),
+        ("step-functions", []),
         ("no-codeuri", ["--parameter", "Greeting=hello"]),
     ],
 )
