@@ -65,7 +65,8 @@ def run(levels: list[int], rounds: int) -> list[dict[str, Any]]:
     rows = []
     with LocalEngine(EngineConfig(stack_seconds=30.0)) as engine:
         local = bootstrap(engine)
-        local.isolate("tput")  # the app's own execution role in the target accounts (#11)
+        if hasattr(local, "isolate"):  # a checkout before per-app isolation (--compare) has none
+            local.isolate("tput")  # the app's own execution role in the target accounts (#11)
         sfn = engine.client("stepfunctions")
         artifact = Release(local=local, app_dir=APP, app="tput", quiet=True).publish()
         machine = local.outputs["DeployStateMachineArn"]
