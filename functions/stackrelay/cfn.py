@@ -106,8 +106,15 @@ def create_change_set(
             if again is not None:
                 return str(again["ChangeSetId"])
         if error_code(exc) == "ValidationError":
+            message = error_message(exc)
+            if role_arn and "cannot be assumed" in message:
+                message += (
+                    f". {role_arn.rsplit('/', 1)[-1]} is the app's own execution role: "
+                    "deploy setup/target-app.yaml for the app in that account "
+                    "(docs/setup.md, step 3b)"
+                )
             raise ChangeSetFailed(
-                f"CloudFormation refused the change set for {stack}: {error_message(exc)}"
+                f"CloudFormation refused the change set for {stack}: {message}"
             ) from None
         raise
 

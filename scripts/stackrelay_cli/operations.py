@@ -68,7 +68,9 @@ def register(session: Any, args: Namespace) -> int:
     else:
         render.console.print(
             f"{item['app']} belongs to GitLab project {item['project_path']} "
-            f"(id {item['project_id']}).",
+            f"(id {item['project_id']}). Its stacks run as its own execution role: deploy "
+            f"setup/target-app.yaml with AppName={item['app']} in each target account "
+            "(docs/setup.md, step 3b).",
             soft_wrap=True,
         )
     return EXIT_OK

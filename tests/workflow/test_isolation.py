@@ -382,3 +382,21 @@ def test_both_apps_release_their_own_resources(apps):
     for stage, account in (("staging", "222222222222"), ("prod", "333333333333")):
         stack = a.stack(account, stack_name("sr-", a.app, stage))
         assert stack["RoleARN"] == f"arn:aws:iam::{account}:role/StackRelayExecution-{a.app}"
+
+
+def test_app_without_its_execution_role_fails_saying_how_to_set_it_up(make_releaser):
+    # Given an app registered, but its execution role missing in dev (setup skipped)
+    c = make_releaser("iso-charlie")
+    iam, role = c.engine.client("iam", account=DEV), f"StackRelayExecution-{c.app}"
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+    iam.delete_role(RoleName=role)
+
+    run = c.deploy(OWN_REF, c.publish(ISOLATION_APP))
+
+    assert run.status == "FAILED"
+    assert run.error == "ChangeSetFailed", run.cause
+    assert f"StackRelayExecution-{c.app} is the app's own execution role" in run.cause
+    assert "deploy setup/target-app.yaml for the app in that account" in run.cause
