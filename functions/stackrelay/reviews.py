@@ -101,7 +101,8 @@ def release_stage(
     # No artifact: the plan only names the stages (a release needs one, recover does not).
     request = DeployRequest.model_construct(app=app, artifact=None, source=source, action="deploy")
     plan = build_plan(request, settings, execution)
-    found = next((s for s in plan["stages"] if s["stage"] == stage), None)
+    # A stage's first region, or exactly the target named (``prod.eu-west-1``).
+    found = next((s for s in plan["stages"] if stage in (s["stage"], s.get("target"))), None)
     if found is None:
         names = ", ".join(s["stage"] for s in plan["stages"])
         raise InvalidInput(f"{stage!r} is not a release stage of this orchestrator: use {names}.")

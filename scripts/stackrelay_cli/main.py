@@ -160,7 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("recover", "Continue a failed rollback of a release stack, and wait.")
     p.add_argument("--app", required=True)
-    p.add_argument("--stage", required=True, help="a release stage of the topology")
+    p.add_argument(
+        "--stage",
+        required=True,
+        help="a release stage of the topology (its first region), or one region of it: "
+        "STAGE.REGION",
+    )
     p.add_argument(
         "--skip",
         action="append",

@@ -26,6 +26,17 @@ def test_forward_rule_matches_exactly_the_terminal_statuses() -> None:
     assert forward_rule_statuses(setup) == set(TERMINAL_STATUSES)
 
 
+def test_further_region_forward_rule_same_statuses_to_the_orchestrator_region() -> None:
+    # setup/target-region.yaml: the same rule in a region other than the orchestrator's.
+    region = _load(ROOT / "setup" / "target-region.yaml")
+    rule = region["Resources"]["StackStatusForwardRule"]["Properties"]
+    [target] = rule["Targets"]
+
+    assert forward_rule_statuses(region) == set(TERMINAL_STATUSES)
+    assert "${OrchestratorRegion}:${OrchestratorAccountId}" in target["Arn"]["Fn::Sub"]
+    assert set(region["Resources"]) == {"StackStatusForwardRole", "StackStatusForwardRule"}
+
+
 def test_forward_rule_check_fails_on_a_missing_status() -> None:
     setup = _load(ROOT / "setup" / "target-account.yaml")
     rule = setup["Resources"]["StackStatusForwardRule"]["Properties"]

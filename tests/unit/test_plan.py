@@ -486,3 +486,15 @@ def test_build_plan_app_named_like_a_review_stage_refused(
         plan_for(payload, with_topology(settings, text))
     # while the same app name is fine under the default topology
     assert plan_for(payload, settings)["app"] == "tools-dev"
+
+
+def test_release_stage_names_a_stage_or_one_region_of_it(settings: Settings) -> None:
+    from stackrelay.reviews import release_stage
+
+    waves = with_topology(settings, ISSUE_TOPOLOGY)
+
+    first = release_stage(waves, "aws-news", "prod", "abc1234", "recover-1", "run")
+    west = release_stage(waves, "aws-news", "prod.eu-west-1", "abc1234", "recover-1", "run")
+
+    assert (first.target, first.region) == ("prod.us-east-1", "us-east-1")
+    assert (west.target, west.region, west.place) == ("prod.eu-west-1", "eu-west-1", "eu-west-1")

@@ -39,7 +39,8 @@ class OperationsAction(Model):
     app: str | None = text(None, pattern=APP_PATTERN)
     limit: int = limits(20, ge=1, le=500)
     stale: bool = False
-    stage: str | None = text(None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    stage: str | None = text(None, pattern=r"^[a-z][a-z0-9-]{0,39}(\.[a-z0-9-]{1,30})?$")
+    """A release stage, or one region of it (its target, ``prod.eu-west-1``)."""
     skip: list[str] = limits(default_factory=list, max_length=100)
     history_stage: str | None = text(None, pattern=r"^[a-z][a-z0-9-]{0,39}$")
     since: float | None = limits(None, ge=0)
