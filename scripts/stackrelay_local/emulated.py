@@ -319,6 +319,71 @@ class TopicPolicy(QueuePolicy):
     TYPE = "AWS::SNS::TopicPolicy"
 
 
+class LambdaUrl(_Emulated):
+    TYPE = "AWS::Lambda::Url"
+    NOTE = (
+        "created in Lambda (FunctionUrl; AuthType, InvokeMode and Cors recorded); requests "
+        "are not served"
+    )
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account: str, region: str) -> _Emulated:
+        backend = seams.resolve("lambda_backend")(account, region)
+        config = {k: props[k] for k in ("AuthType", "InvokeMode", "Cors") if k in props}
+        created = backend.create_function_url_config(str(props["TargetFunctionArn"]), config)
+        view = created.to_dict()
+        arn, url = view["FunctionArn"], view["FunctionUrl"]
+        return cls(arn, {"FunctionArn": arn, "FunctionUrl": url}, props)
+
+    def remove(self, account: str, region: str) -> None:
+        backend = seams.resolve("lambda_backend")(account, region)
+        try:
+            backend.delete_function_url_config(str(self.props["TargetFunctionArn"]))
+        except Exception:
+            return
+
+
+class SnsSubscription(_Emulated):
+    TYPE = "AWS::SNS::Subscription"
+    NOTE = (
+        "created in SNS with its attributes (FilterPolicy, RawMessageDelivery...); messages "
+        "published to the topic reach SQS and Lambda endpoints"
+    )
+    ATTRIBUTES = (
+        "DeliveryPolicy",
+        "FilterPolicy",
+        "FilterPolicyScope",
+        "RawMessageDelivery",
+        "RedrivePolicy",
+    )
+
+    @staticmethod
+    def _backend(topic_arn: str) -> Any:
+        # The topic's own account and region (a subscription may name another region's).
+        parts = topic_arn.split(":")
+        return seams.resolve("sns_backends")[parts[4]][parts[3]]
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account: str, region: str) -> _Emulated:
+        topic = str(props["TopicArn"])
+        backend = cls._backend(topic)
+        subscription = backend.subscribe(
+            topic, str(props.get("Endpoint") or ""), str(props["Protocol"]).lower()
+        )
+        for key in cls.ATTRIBUTES:
+            if key in props:
+                value = props[key]
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                elif isinstance(value, dict | list):
+                    value = json.dumps(value)
+                backend.set_subscription_attributes(subscription.arn, key, str(value))
+        return cls(subscription.arn, {"Arn": subscription.arn}, props)
+
+    def remove(self, account: str, region: str) -> None:
+        self._backend(str(self.props["TopicArn"])).unsubscribe(self.physical_resource_id)
+
+
 EMULATED: dict[str, type[_Emulated]] = {
     cls.TYPE: cls
     for cls in (
@@ -331,5 +396,7 @@ EMULATED: dict[str, type[_Emulated]] = {
         BucketPolicy,
         QueuePolicy,
         TopicPolicy,
+        LambdaUrl,
+        SnsSubscription,
     )
 }
