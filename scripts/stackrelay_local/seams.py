@@ -355,7 +355,8 @@ SEAMS: dict[str, Seam] = {
     "bucket_cfn": Seam(
         "moto.s3.models:FakeBucket.create_from_cloudformation_json",
         "moto's AWS::S3::Bucket ignores VersioningConfiguration; the artifact bucket is "
-        "versioned (setup/artifact-bucket.yaml) and publish pins objects by version",
+        "versioned (setup/artifact-bucket.yaml) and publish pins objects by version. It also "
+        "raises KeyError on an encryption rule without ServerSideEncryptionByDefault",
     ),
     "bucket_cfn_update": Seam(
         "moto.s3.models:FakeBucket.update_from_cloudformation_json",
@@ -975,8 +976,25 @@ def _install_bucket_versioning(patcher: Patcher) -> None:
             backend = resolve("s3_backends")[account_id]["aws"]
             backend.put_bucket_versioning(bucket.name, status)
 
-    _wrap_cfn_create(patcher, "bucket_cfn", after=versioning)
-    _wrap_cfn_update(patcher, "bucket_cfn_update", after=versioning)
+    def default_encryption(entry: Json) -> Json:
+        # A rule may carry only BucketKeyEnabled (ServerSideEncryptionByDefault is optional:
+        # S3 encrypts with SSE-S3 by default); moto's translation raises KeyError on it.
+        props = entry.get("Properties") or {}
+        rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+        if not isinstance(rules, list) or all(
+            "ServerSideEncryptionByDefault" in rule for rule in rules if isinstance(rule, dict)
+        ):
+            return entry
+        default = {"SSEAlgorithm": "AES256"}
+        filled = [
+            {"ServerSideEncryptionByDefault": default, **rule} if isinstance(rule, dict) else rule
+            for rule in rules
+        ]
+        encryption = dict(props["BucketEncryption"], ServerSideEncryptionConfiguration=filled)
+        return dict(entry, Properties=dict(props, BucketEncryption=encryption))
+
+    _wrap_cfn_create(patcher, "bucket_cfn", before=default_encryption, after=versioning)
+    _wrap_cfn_update(patcher, "bucket_cfn_update", before=default_encryption, after=versioning)
 
 
 def _install_rest_api_body(patcher: Patcher) -> None:

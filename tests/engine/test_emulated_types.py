@@ -1,6 +1,6 @@
 """Common SAM resources moto's CloudFormation has no model for, emulated on moto's own
 service backends: what SAM makes of a function's SNS event (AWS::SNS::Subscription) and
-of FunctionUrlConfig (AWS::Lambda::Url)."""
+of FunctionUrlConfig (AWS::Lambda::Url); and a bucket property moto mistranslates."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ TRUST = {
 TEMPLATE = {
     "Resources": {
         "Topic": {"Type": "AWS::SNS::Topic"},
+        # Valid on AWS (ServerSideEncryptionByDefault is optional); moto alone raises KeyError.
+        "Bucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"BucketKeyEnabled": True}]
+                }
+            },
+        },
         "Queue": {"Type": "AWS::SQS::Queue"},
         "ToQueue": {
             "Type": "AWS::SNS::Subscription",
@@ -92,6 +101,9 @@ def test_sns_subscription_and_function_url_are_created_and_deleted_with_the_stac
         for r in cfn.describe_stack_resources(StackName="sr-emulated-types")["StackResources"]
     }
 
+    encryption = engine.client("s3", "dev").get_bucket_encryption(Bucket=physical["Bucket"])
+    [rule] = encryption["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     attributes = sns.get_subscription_attributes(SubscriptionArn=outputs["Subscription"])
     assert attributes["Attributes"]["RawMessageDelivery"] == "true"
     assert json.loads(attributes["Attributes"]["FilterPolicy"]) == {"kind": ["order"]}
