@@ -372,8 +372,9 @@ def wait_for_approval(
     started = time.monotonic()
     stage = key.get("stage") or "the approval stage"
     # The pipeline comes from the job's token; shown from GitLab's variable when there.
-    pipeline = key.get("pipeline_id") or os.environ.get("CI_PIPELINE_ID") or "?"
-    where = f"{key.get('app')} pipeline {pipeline} ({stage})"
+    pipeline = key.get("pipeline_id") or os.environ.get("CI_PIPELINE_ID")
+    of = f"{key.get('app')} pipeline {pipeline}" if pipeline else str(key.get("app"))
+    where = f"{of} ({stage})"
     while True:
         try:
             return dict(invoke(session, function, {"action": "show", **key})["approval"])
@@ -400,8 +401,7 @@ def wait_for_approval(
                     EXIT_NOT_FOUND,
                 ) from None
             render.errors.print(
-                f"waiting for the {stage} change set of {key.get('app')} pipeline "
-                f"{pipeline} to wait for approval "
+                f"waiting for the {stage} change set of {of} to wait for approval "
                 f"({waited:.0f} s of {wait:.0f} s)",
                 soft_wrap=True,
             )
