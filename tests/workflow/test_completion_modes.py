@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from review_fixtures import start_teardown
+from stackrelay import statenames
 from stackrelay.naming import stack_name
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, Fault, LocalEngine
@@ -58,7 +59,9 @@ def test_review_deploy_in_both_modes(releaser: Any, mode: str) -> None:
     [stage] = run.output["stages"]
     assert stage["outcome"] == "deployed"
     assert stage["url"].startswith("https://")
-    assert_waited_by(mode, entered(releaser, run.arn), "Await Stack Event", "Wait For Stack")
+    assert_waited_by(
+        mode, entered(releaser, run.arn), statenames.AWAIT_STACK_EVENT, statenames.WAIT_FOR_STACK
+    )
 
 
 def test_default_branch_release_in_both_modes(releaser: Any, mode: str) -> None:
@@ -78,7 +81,7 @@ def test_default_branch_release_in_both_modes(releaser: Any, mode: str) -> None:
     )
     assert prod["StackStatus"] == "CREATE_COMPLETE"
     states = entered(releaser, arn)
-    assert_waited_by(mode, states, "Await Stack Event", "Wait For Stack")
+    assert_waited_by(mode, states, statenames.AWAIT_STACK_EVENT, statenames.WAIT_FOR_STACK)
 
 
 def test_rollback_fails_with_cloudformations_reason_in_both_modes(releaser: Any, mode: str) -> None:
@@ -130,12 +133,12 @@ def test_lost_event_falls_back_to_checking_the_stack(releaser: Any, mode: str) -
     assert run.status == "SUCCEEDED", run.cause
     states = entered(releaser, arn)
     if mode == "poll":
-        assert_waited_by(mode, states, "Await Stack Event", "Wait For Stack")
+        assert_waited_by(mode, states, statenames.AWAIT_STACK_EVENT, statenames.WAIT_FOR_STACK)
         return
     # 900 s with a 300-s fallback: the wait times out and checks the stack until it is done.
-    assert states.count("Await Stack Event") >= 3
-    assert states.count("Check Stack") == states.count("Await Stack Event")
-    assert "Wait For Stack" not in states
+    assert states.count(statenames.AWAIT_STACK_EVENT) >= 3
+    assert states.count(statenames.CHECK_STACK) == states.count(statenames.AWAIT_STACK_EVENT)
+    assert statenames.WAIT_FOR_STACK not in states
     assert engine.events.deliveries(outcome="lost")
 
 
@@ -149,9 +152,14 @@ def test_duplicated_event_answers_the_wait_once(releaser: Any, mode: str) -> Non
 
     assert run.status == "SUCCEEDED", run.cause
     if mode == "poll":
-        assert_waited_by(mode, entered(releaser, run.arn), "Await Stack Event", "Wait For Stack")
+        assert_waited_by(
+            mode,
+            entered(releaser, run.arn),
+            statenames.AWAIT_STACK_EVENT,
+            statenames.WAIT_FOR_STACK,
+        )
         return
-    assert entered(releaser, run.arn).count("Await Stack Event") == 1
+    assert entered(releaser, run.arn).count(statenames.AWAIT_STACK_EVENT) == 1
     releaser.engine.events.wait_idle(30)
     completed = [
         d

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from stackrelay import statenames
 from stackrelay.naming import stack_name
 from stackrelay_cli import progress
 from stackrelay_local import Fault
@@ -50,7 +51,12 @@ def test_review_deploy_assumes_the_stage_role_at_most_once(releaser):
         for e in progress.history(releaser.sfn, run.arn)
     ]
     # Several tasks acted in the stage's account through that one session.
-    users = ("Prepare Stack", "Create Change Set", "Check Change Set", "Execute Change Set")
+    users = (
+        statenames.PREPARE_STACK,
+        statenames.CREATE_CHANGE_SET,
+        statenames.CHECK_CHANGE_SET,
+        statenames.EXECUTE_CHANGE_SET,
+    )
     assert sum(entered.count(name) for name in users) > 3
 
 
@@ -63,16 +69,16 @@ def test_review_deploy_history_shows_the_states_in_order(releaser):
         if "stateEnteredEventDetails" in e
     ]
     expected = [
-        "Validate Input",
+        statenames.VALIDATE_INPUT,
         "Verify Artifact",
-        "Deploy Each Stage",
-        "Acquire Stack Lock",
-        "Prepare Stack",
-        "Create Change Set",
-        "Check Change Set",
-        "Execute Change Set",
-        "Await Stack Event",
-        "Record Deployment",
+        statenames.DEPLOY_EACH_STAGE,
+        statenames.ACQUIRE_STACK_LOCK,
+        statenames.PREPARE_STACK,
+        statenames.CREATE_CHANGE_SET,
+        statenames.CHECK_CHANGE_SET,
+        statenames.EXECUTE_CHANGE_SET,
+        statenames.AWAIT_STACK_EVENT,
+        statenames.RECORD_DEPLOYMENT,
         "Release Stack Lock",
     ]
     positions = [entered.index(name) for name in expected]

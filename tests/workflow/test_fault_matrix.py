@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from review_fixtures import MATRIX_COUNTS, REVIEW_APP, lock_items, stack_status
-from stackrelay import errors, records
+from stackrelay import errors, records, statenames
 from stackrelay.naming import stack_name
 from stackrelay_cli.local import LocalOrchestrator, bootstrap
 from stackrelay_local import EngineConfig, Fault, LocalEngine
@@ -61,13 +61,13 @@ def local() -> Iterator[LocalOrchestrator]:
 
 # Task state -> (short id, function-name glob of the Lambda behind it).
 _TASKS = {
-    "Acquire Stack Lock": ("lock", "*-LockFunction-*"),
-    "Prepare Stack": ("prepare", "*PrepareStack*"),
-    "Create Change Set": ("create", "*CreateChangeSet*"),
-    "Check Change Set": ("checkcs", "*CheckChangeSet*"),
-    "Execute Change Set": ("execute", "*ExecuteChangeSet*"),
-    "Check Stack": ("checkstack", "*CheckStack*"),
-    "Record Deployment": ("record", "*RecordOutcome*"),
+    statenames.ACQUIRE_STACK_LOCK: ("lock", "*-LockFunction-*"),
+    statenames.PREPARE_STACK: ("prepare", "*PrepareStack*"),
+    statenames.CREATE_CHANGE_SET: ("create", "*CreateChangeSet*"),
+    statenames.CHECK_CHANGE_SET: ("checkcs", "*CheckChangeSet*"),
+    statenames.EXECUTE_CHANGE_SET: ("execute", "*ExecuteChangeSet*"),
+    statenames.CHECK_STACK: ("checkstack", "*CheckStack*"),
+    statenames.RECORD_DEPLOYMENT: ("record", "*RecordOutcome*"),
 }
 
 
@@ -90,7 +90,7 @@ def _throttle(operation: str, times: int | None) -> Callable[[], Fault]:
 def _cells() -> list[Cell]:
     cells: list[Cell] = []
     for state, (short, glob) in _TASKS.items():
-        record = state != "Record Deployment"  # the recording function itself is down
+        record = state != statenames.RECORD_DEPLOYMENT  # the recording function itself is down
         cells += [
             Cell("crash", short, _crash(glob, None), succeeds=False, record=record),
             Cell("crash1", short, _crash(glob, 1), succeeds=True),

@@ -15,6 +15,7 @@ from review_fixtures import (
     states_entered,
     stop,
 )
+from stackrelay import statenames
 from stackrelay_local import Fault
 
 
@@ -35,12 +36,12 @@ def test_review_failed_first_create_recreated_by_next_deploy(releaser, tmp_path)
     assert stack_status(releaser, dev(releaser), name) == "CREATE_COMPLETE"
     entered = states_entered(releaser, second.arn)
     path = [
-        "Prepare Stack",
+        statenames.PREPARE_STACK,
         "Delete Failed Review Stack",
-        "Check Deletion",
-        "Create Change Set",
-        "Execute Change Set",
-        "Record Deployment",
+        statenames.CHECK_DELETION,
+        statenames.CREATE_CHANGE_SET,
+        statenames.EXECUTE_CHANGE_SET,
+        statenames.RECORD_DEPLOYMENT,
     ]
     positions = [entered.index(state) for state in path]
     assert positions == sorted(positions)

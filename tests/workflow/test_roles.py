@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from stackrelay import statenames
 from stackrelay.naming import stack_name
 
 
@@ -17,7 +18,7 @@ def test_review_deploy_uses_the_setup_templates_deploy_and_execution_roles(relea
     plan = next(
         json.loads(e["stateExitedEventDetails"]["output"])["plan"]
         for e in events
-        if e.get("stateExitedEventDetails", {}).get("name") == "Validate Input"
+        if e.get("stateExitedEventDetails", {}).get("name") == statenames.VALIDATE_INPUT
     )
     [stage] = plan["stages"]
     roles = {**local.roles["dev"], **local.apps[releaser.app]["dev"]}

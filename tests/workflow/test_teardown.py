@@ -14,6 +14,7 @@ from review_fixtures import (
     start_teardown,
     states_entered,
 )
+from stackrelay import statenames
 from stackrelay_local import Fault
 
 ODD_BRANCHES = {
@@ -63,7 +64,7 @@ def test_teardown_delete_failed_once_retries_and_succeeds(releaser, tmp_path):
     assert run.status == "SUCCEEDED", run.cause
     assert stack_status(releaser, dev(releaser), name) == "DELETE_COMPLETE"
     entered = states_entered(releaser, run.arn)
-    assert entered.count("Delete Stack") == 2
+    assert entered.count(statenames.DELETE_STACK) == 2
     assert "Note Deletion Retry" in entered
 
 
@@ -83,7 +84,7 @@ def test_teardown_delete_failed_twice_fails_naming_resources(releaser, tmp_path)
     assert run.error == "DeleteFailed"
     assert "NotesTable: Table has deletion protection" in run.cause
     assert stack_status(releaser, dev(releaser), name) == "DELETE_FAILED"
-    assert states_entered(releaser, run.arn).count("Delete Stack") == 2
+    assert states_entered(releaser, run.arn).count(statenames.DELETE_STACK) == 2
     assert lock_items(releaser) == []
 
 
