@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,22 @@ def test_loads_accepts_json_of_the_issue_yaml() -> None:
     text = json.dumps(yaml.safe_load(ISSUE_YAML))
 
     assert topology.loads(text).stage("prod").regions == ("us-east-1", "eu-west-1")
+
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "topology.schema.json"
+
+
+def test_editor_schema_has_the_parsers_keys_and_accepts_the_issue_yaml() -> None:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    stage = schema["properties"]["stages"]["items"]
+
+    assert tuple(schema["properties"]) == topology._TOP_KEYS
+    assert tuple(stage["properties"]) == topology._STAGE_KEYS
+    assert stage["properties"]["name"]["pattern"] == topology.STAGE_NAME.pattern
+    assert stage["properties"]["account"]["pattern"] == topology.ACCOUNT_ID.pattern
+    assert stage["properties"]["regions"]["items"]["pattern"] == topology.REGION.pattern
+    jsonschema.validate(yaml.safe_load(ISSUE_YAML), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(_one(colour="red"), schema)
