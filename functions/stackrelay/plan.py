@@ -62,6 +62,8 @@ class Stage:
     wave: str = ""
     """The stage this target belongs to (its topology stage name)."""
     target: str = ""
+    wave_size: int = 1
+    """How many regions (targets) the stage has: an approval stage waits once per region."""
     """Stable id: the stage name for a one-region stage, ``<stage>.<region>`` in a wave."""
     url_output: str = "ApiUrl"
     # Who and what, for events, records and delivery metrics (docs/events.md).
@@ -299,6 +301,7 @@ def _target(
         environment=definition.environment or name,
         wave=name,
         target=target,
+        wave_size=len(definition.regions),
         url_output=definition.url_output or settings.url_output,
         action=request.action,
         project=source.project,

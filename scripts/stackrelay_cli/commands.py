@@ -432,18 +432,47 @@ def decide(session: boto3.Session, args: Namespace, action: str) -> int:
         if not shown.get("wave") or shown["wave"] == shown["stage"]:
             return EXIT_OK
         # A stage in several regions waits once per region (each its own change set and
-        # digest): show and decide every region of it that waits now.
-        key = {**base, "execution": shown["execution"], "stage": shown["wave"]}
+        # digest): show and decide every region of it, waiting (--wait) for the regions
+        # that ask later (a wave with concurrency 1).
+        following = _next_region(session, orch.approval_function, base, shown, decided, args)
+        if following is None:
+            return EXIT_OK
+        shown = following
+
+
+def _next_region(
+    session: boto3.Session,
+    function: str,
+    base: dict[str, Any],
+    shown: dict[str, Any],
+    decided: set[str],
+    args: Namespace,
+) -> dict[str, Any] | None:
+    """The next undecided region of ``shown``'s stage that waits; None when none will."""
+    key = {**base, "execution": shown["execution"], "stage": shown["wave"]}
+    left = int(shown.get("wave_size") or 1) - len(decided)
+    wait = getattr(args, "wait", 0) or 0
+    started = time.monotonic()
+    while left > 0:
         try:
-            shown = dict(
-                invoke(session, orch.approval_function, {"action": "show", **key})["approval"]
-            )
+            found = dict(invoke(session, function, {"action": "show", **key})["approval"])
         except CliError as exc:
             if exc.code != EXIT_NOT_FOUND:
                 raise
-            return EXIT_OK
-        if shown["stage"] in decided or shown.get("status") not in ("pending", "deciding"):
-            return EXIT_OK
+            found = {}
+        if found.get("stage") not in decided and found.get("status") == "pending":
+            return found
+        ended = _release_ended(session, shown.get("execution_arn"))
+        if ended is not None or time.monotonic() - started >= wait:
+            if ended is None:
+                render.errors.print(
+                    f"{left} more region(s) of {shown['wave']} will ask for approval when "
+                    "their turn comes: run this job again then (or raise --wait).",
+                    soft_wrap=True,
+                )
+            return None
+        time.sleep(APPROVE_POLL)
+    return None
 
 
 def _decide_one(
@@ -472,12 +501,13 @@ def _decide_one(
     if args.reason:
         decision["reason"] = args.reason
     result = invoke(session, function, decision)["approval"]
+    # One region of a stage in several regions: say which.
+    region = f" {shown['stage']}" if shown.get("wave") not in (None, shown["stage"]) else ""
     if args.json:
         render.emit_json({k: v for k, v in result.items() if k != "summary_text"})
     else:
         render.console.print(
-            f"[green]{result['status'].capitalize()}[/] {shown['stage']} by "
-            f"{result.get('decided_by')}.",
+            f"[green]{result['status'].capitalize()}[/]{region} by {result.get('decided_by')}.",
             soft_wrap=True,
         )
 

@@ -43,6 +43,7 @@ def request(table: Any, event: ApprovalRequest) -> dict[str, Any]:
             "account": stage.account,
             "region": stage.region,
             "wave": stage.stage,
+            "wave_size": stage.wave_size,
             "trust": stage.trust,
             "environment": stage.environment,
             "stack": stage.stack,
