@@ -145,6 +145,17 @@ SEAMS: dict[str, Seam] = {
         "builds an execution's evaluation components from a parse tree (a fresh one per use, "
         "so executions share no component)",
     ),
+    "antlr_rule_text": Seam(
+        "antlr4.RuleContext:RuleContext.getText",
+        "moto's Preprocessor reads the text of parse-tree nodes over and over (it joins every "
+        "descendant's text anew each time); for cached ASL trees we answer from a table",
+        ("self",),
+    ),
+    "antlr_terminal_text": Seam(
+        "antlr4.tree.Tree:TerminalNodeImpl.getText",
+        "as antlr_rule_text, for a token's node (its class: antlr4.tree.Tree:TerminalNodeImpl)",
+        ("self",),
+    ),
     "cfn_event": Seam(
         "moto.cloudformation.models:Event",
         "stack events we add on the simulated timeline (timestamp overwritten)",
@@ -1426,6 +1437,32 @@ def _install_template_json(patcher: Patcher) -> None:
 _ASL_TREES: dict[str, Any] = {}
 _ASL_TREES_LOCK = threading.Lock()
 _ASL_TREES_MAX = 32
+_ASL_TEXTS: dict[int, str] = {}
+"""The text of every node of every cached tree, by ``id(node)``: the trees are kept alive
+in _ASL_TREES, so no other live object has those ids; entries go before their tree does."""
+_ASL_TREE_NODES: dict[str, list[int]] = {}
+
+
+def _asl_tree_texts(
+    tree: Any, terminal: type, terminal_text: Callable[[Any], str]
+) -> dict[int, str]:
+    """``id(node) -> text`` for each node of a finished parse tree (post-order, no recursion).
+
+    A token's node has its token's text; a rule's node the join of its children's, as
+    antlr's own ``getText`` computes them.
+    """
+    texts: dict[int, str] = {}
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if isinstance(node, terminal):
+            texts[id(node)] = terminal_text(node)
+        elif expanded:
+            texts[id(node)] = "".join(texts[id(child)] for child in node.getChildren())
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.getChildren())
+    return texts
 
 
 def _install_asl_parse_cache(patcher: Patcher) -> None:
@@ -1435,20 +1472,45 @@ def _install_asl_parse_cache(patcher: Patcher) -> None:
     so a changed definition is parsed anew. The program (evaluation components) is built
     from the tree by a fresh Preprocessor each time, as moto does, so executions share no
     component. Process-wide: engines started one after another (tests) reuse it too.
+    Building a program reads node texts many times over; for a cached tree they are
+    computed once (``_ASL_TEXTS``), for any other tree antlr computes them as before.
     """
     owner, attr = _owner_and_attr("asl_parse")
     original = getattr(owner, attr)
     preprocessor = resolve("asl_preprocessor")
+
+    rule_owner, rule_attr = _owner_and_attr("antlr_rule_text")
+    rule_text = getattr(rule_owner, rule_attr)
+    terminal_owner, terminal_attr = _owner_and_attr("antlr_terminal_text")
+    terminal_text = getattr(terminal_owner, terminal_attr)
+
+    def remembered_rule_text(self: Any) -> str:
+        found = _ASL_TEXTS.get(id(self))
+        return found if found is not None else str(rule_text(self))
+
+    def remembered_terminal_text(self: Any) -> str:
+        found = _ASL_TEXTS.get(id(self))
+        return found if found is not None else str(terminal_text(self))
+
+    patcher.set(rule_owner, rule_attr, remembered_rule_text)
+    patcher.set(terminal_owner, terminal_attr, remembered_terminal_text)
 
     def parse(definition: str) -> tuple[Any, Any]:
         tree = _ASL_TREES.get(definition)
         if tree is not None:
             return preprocessor().visit(tree), tree
         program, tree = original(definition)  # raises on a syntax error, as before
+        texts = _asl_tree_texts(tree, terminal_owner, terminal_text)
         with _ASL_TREES_LOCK:
-            if len(_ASL_TREES) >= _ASL_TREES_MAX:
-                _ASL_TREES.pop(next(iter(_ASL_TREES)))
-            _ASL_TREES[definition] = tree
+            if definition not in _ASL_TREES:
+                if len(_ASL_TREES) >= _ASL_TREES_MAX:
+                    evicted = next(iter(_ASL_TREES))
+                    for node_id in _ASL_TREE_NODES.pop(evicted, []):
+                        _ASL_TEXTS.pop(node_id, None)
+                    _ASL_TREES.pop(evicted)
+                _ASL_TEXTS.update(texts)
+                _ASL_TREE_NODES[definition] = list(texts)
+                _ASL_TREES[definition] = tree
         return program, tree
 
     patcher.set(owner, attr, staticmethod(parse))

@@ -78,3 +78,30 @@ def test_json_templates_are_read_as_json_and_yaml_still_works() -> None:
         assert parse("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n") == {
             "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
         }
+
+
+def test_cached_asl_tree_node_texts_are_antlr_own() -> None:
+    """The texts remembered for a cached tree equal what antlr computes for each node."""
+    from stackrelay_local import LocalEngine
+
+    definition = (
+        '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$.y", '
+        '"n": [1, 2]}, "Next": "B"}, "B": {"Type": "Succeed"}}}'
+    )
+    rule_text = seams.resolve("antlr_rule_text")
+    terminal_text = seams.resolve("antlr_terminal_text")
+    with LocalEngine():
+        parse = seams.resolve("asl_parse")
+        parse(definition)
+        _, tree = parse(definition)
+        nodes, stack = [], [tree]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            stack.extend(getattr(node, "children", None) or [])
+        remembered = [node.getText() for node in nodes]
+        kept = all(id(node) in seams._ASL_TEXTS for node in nodes)
+    own = [(terminal_text if not hasattr(n, "children") else rule_text)(n) for n in nodes]
+
+    assert kept and len(nodes) > 20
+    assert remembered == own
