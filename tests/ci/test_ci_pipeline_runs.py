@@ -38,10 +38,13 @@ def _pipeline(project: Pipeline, server: EngineServer, pipeline_id: str) -> Pipe
 
 
 def _app_stacks(server: EngineServer) -> dict[str, dict[str, str]]:
-    """aws-news stacks (name to status) in each target account."""
+    """aws-news's own stacks (name to status) in each target account: the app's stacks,
+    not its per-app setup stack (stackrelay-app-aws-news)."""
     return {
         account: {
-            name: status for name, status in server.stacks(account).items() if "aws-news" in name
+            name: status
+            for name, status in server.stacks(account).items()
+            if name.startswith("sr-aws-news-")
         }
         for account in (DEV, STAGING, PROD)
     }
