@@ -6,6 +6,7 @@ operations function) and by the reaper that tears those stacks down.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from stackrelay import clock, trust
@@ -26,13 +27,20 @@ def is_stale(deployed_at: float, retention_days: int, now: float) -> bool:
     return now - deployed_at > retention_days * DAY
 
 
-def _latest_items(table: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+def _latest_items(table: Any, legacy_stages: Collection[str] = ()) -> list[dict[str, Any]]:
+    """LATEST items of review stacks: ``trust`` says so; a record written before records
+    carried it counts when its stage is one of ``legacy_stages`` (the topology's review
+    stages), so stacks deployed before an upgrade are still listed and reaped."""
+    names = {f":s{i}": name for i, name in enumerate(sorted(legacy_stages))}
+    legacy = (
+        f" OR (attribute_not_exists(#trust) AND #stage IN ({', '.join(names)}))" if names else ""
+    )
     kwargs: dict[str, Any] = {
-        "FilterExpression": "sk = :latest AND #trust = :review",
-        "ExpressionAttributeNames": {"#trust": "trust"},
-        "ExpressionAttributeValues": {":latest": "LATEST", ":review": trust.REVIEW},
+        "FilterExpression": f"sk = :latest AND (#trust = :review{legacy})",
+        "ExpressionAttributeNames": {"#trust": "trust", **({"#stage": "stage"} if names else {})},
+        "ExpressionAttributeValues": {":latest": "LATEST", ":review": trust.REVIEW, **names},
     }
+    items: list[dict[str, Any]] = []
     while True:
         page = table.scan(**kwargs)
         items.extend(plain(i) for i in page.get("Items", []))
@@ -47,6 +55,7 @@ def list_reviews(
     app: str | None = None,
     stale_only: bool = False,
     now: float | None = None,
+    legacy_stages: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """Live review stacks (newest deployment first), each marked stale or not.
 
@@ -55,7 +64,7 @@ def list_reviews(
     """
     now = clock.now() if now is None else now
     rows = []
-    for item in _latest_items(table):
+    for item in _latest_items(table, legacy_stages):
         if item.get("outcome") in GONE or (app and item.get("app") != app):
             continue
         row = {key: item.get(key) for key in REVIEW_KEYS}

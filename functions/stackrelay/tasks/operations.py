@@ -68,7 +68,13 @@ def metrics(table: Any, action: OperationsAction) -> dict[str, Any]:
 
 
 def list_reviews(table: Any, action: OperationsAction, retention_days: int) -> dict[str, Any]:
-    rows = reviews.list_reviews(table, retention_days, app=action.app, stale_only=action.stale)
+    rows = reviews.list_reviews(
+        table,
+        retention_days,
+        app=action.app,
+        stale_only=action.stale,
+        legacy_stages=[s.name for s in SETTINGS.topology.review_stages()],
+    )
     return {"reviews": rows, "retention_days": retention_days}
 
 

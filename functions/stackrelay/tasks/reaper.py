@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 from types import SimpleNamespace
+from collections.abc import Collection
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -43,11 +44,20 @@ def reaper_action(review: dict[str, Any], execution_arn: str) -> dict[str, Any]:
     }
 
 
-def reap(table: Any, sfn: Any, machine: str, retention_days: int) -> dict[str, Any]:
-    """Start one teardown per stale review stack; what was started."""
+def reap(
+    table: Any,
+    sfn: Any,
+    machine: str,
+    retention_days: int,
+    legacy_stages: Collection[str] = (),
+) -> dict[str, Any]:
+    """Start one teardown per stale review stack; what was started (``legacy_stages``:
+    the topology's review stages, for records written before they carried a trust)."""
     pipeline_id = f"reaper-{clock.utcnow():%Y-%m-%d}"
     started = []
-    for review in reviews.list_reviews(table, retention_days, stale_only=True):
+    for review in reviews.list_reviews(
+        table, retention_days, stale_only=True, legacy_stages=legacy_stages
+    ):
         request = reviews.teardown_request(review, pipeline_id, REAPER_USER)
         name = execution_name(
             request.app, "teardown", request.source.ref, pipeline_id, secrets.token_hex(3)
@@ -70,6 +80,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         sessions.client("stepfunctions"),
         TEARDOWN_STATE_MACHINE_ARN,
         REVIEW_RETENTION_DAYS,
+        [s.name for s in SETTINGS.topology.review_stages()],
     )
     logger.info(
         "Reaped stale review stacks",
