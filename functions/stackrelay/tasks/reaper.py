@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from types import SimpleNamespace
 from collections.abc import Collection
+from types import SimpleNamespace
 from typing import Any
 
 from aws_lambda_powertools import Logger
