@@ -367,3 +367,89 @@ def verify(
 
     walk(template, "")
     return sorted(checked.values(), key=lambda p: p.key)
+
+
+def regional_bucket(bucket: str, region: str, home_region: str) -> str:
+    """The artifact bucket that holds ``bucket``'s copies in ``region``.
+
+    Lambda reads a function's and a layer's code only from a bucket in its own
+    region, so a stage deployed to several regions deploys, in each further region,
+    copies in ``<bucket>-<region>`` (setup/artifact-bucket.yaml deployed there).
+    The home region (the orchestrator's, where ``stackrelay publish`` uploads) uses
+    the bucket itself.
+    """
+    return bucket if region == home_region else f"{bucket}-{region}"
+
+
+def relocate(
+    template: dict[str, Any],
+    *,
+    bucket: str,
+    region: str,
+    copy: Callable[[str, str, str], str],
+    read_version: Callable[[str, str, str], bytes],
+    upload: Callable[[str, bytes], str],
+) -> dict[str, Any]:
+    """A copy of a verified template whose every reference names ``bucket`` (in ``region``).
+
+    ``copy(source_bucket, key, version)`` copies that version to ``bucket`` under the
+    same key and returns the copy's version; ``upload(key, body)`` stores a rewritten
+    nested template in ``bucket`` and returns its version; ``read_version`` reads a
+    nested template to rewrite. The manifest lists the copies with the published
+    sha256 (they are byte-identical), so ``verify`` checks the copies in turn.
+    The template passed in is not changed.
+    """
+    import copy as _copy
+
+    from stackrelay import templates  # yaml, for nested templates: not on every import
+
+    listed = {(o["Bucket"], o["Key"], o["Version"]): o["Sha256"] for o in manifest(template)}
+    moved: dict[tuple[str, str, str], Pinned] = {}
+
+    def move(source: str, key: str, version: str, where: str) -> Pinned:
+        if (source, key, version) not in listed:
+            raise ArtifactError(f"{where}: s3://{source}/{key} (version {version}) is not listed.")
+        if (source, key, version) not in moved:
+            moved[(source, key, version)] = Pinned(
+                bucket, key, copy(source, key, version), listed[(source, key, version)]
+            )
+        return moved[(source, key, version)]
+
+    def walk(node: dict[str, Any]) -> None:
+        for slot in list(_slots(node)):
+            value = slot.get()
+            if slot.shape == "include":
+                parsed = _parse_url(value) if isinstance(value, str) else None
+            else:
+                parsed = _read(value, slot.shape)
+            if parsed is None:
+                continue
+            source, key, version = parsed
+            if slot.shape == "include":
+                versions = [v for (b, k, v) in listed if (b, k) == (source, key)]
+                if len(versions) != 1:
+                    raise ArtifactError(f"{slot.where}: s3://{source}/{key} is not listed.")
+                move(source, key, versions[0], slot.where)
+                slot.put(f"s3://{bucket}/{key}")
+                continue
+            if version is None:
+                raise ArtifactError(f"{slot.where}: s3://{source}/{key} has no version.")
+            if slot.resource_type in _NESTED:
+                child = templates.load(read_version(source, key, version).decode("utf-8"))
+                walk(child)
+                data = templates.dump(child).encode("utf-8")
+                digest = hashlib.sha256(data).hexdigest()
+                child_key = f"{key.rsplit('/', 1)[0]}/{digest}.template" if "/" in key else key
+                entry = Pinned(bucket, child_key, upload(child_key, data), digest)
+                moved[(bucket, child_key, entry.version)] = entry
+            else:
+                entry = move(source, key, version, slot.where)
+            slot.put(_write(slot.shape, bucket, entry.key, entry.version, region))
+
+    regional = _copy.deepcopy(template)
+    walk(regional)
+    objects = sorted(moved.values(), key=lambda p: p.key)
+    regional.setdefault("Metadata", {}).setdefault(MANIFEST_KEY, {})["Objects"] = [
+        p.as_manifest() for p in objects
+    ]
+    return regional

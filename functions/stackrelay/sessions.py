@@ -156,9 +156,9 @@ def cloudformation(stage: Stage) -> Any:
 # -- the task's own clients (the function's role, in the orchestrator account) -----
 
 
-def _own_key(kind: str, service: str) -> tuple[str, ...]:
+def _own_key(kind: str, service: str, region: str | None = None) -> tuple[str, ...]:
     env = os.environ
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
     # The engine runs many functions in one process: key by what makes a client differ.
     return (
         kind,
@@ -182,9 +182,10 @@ def _own_credentials() -> dict[str, Any]:
     }
 
 
-def client(service: str) -> Any:
-    """The function's own client for ``service``, made on first use."""
-    key = _own_key("client", service)
+def client(service: str, region: str | None = None) -> Any:
+    """The function's own client for ``service`` (in ``region``: default its own), made on
+    first use."""
+    key = _own_key("client", service, region)
     with _lock:
         found = _own.get(key)
         if found is None:

@@ -120,18 +120,33 @@ def bootstrap(
     The target accounts and regions are the engine's topology (``EngineConfig.topology``,
     passed to the orchestrator as its Topology and DeployAccountIds parameters) or the
     default three accounts: target-account.yaml once per account in the orchestrator's
-    region, target-region.yaml in each further region a stage deploys that account to.
+    region, target-region.yaml in each further region a stage deploys that account to,
+    artifact-bucket.yaml in the orchestrator's region and again (the regional copy) in
+    each further region.
     """
+    from stackrelay.artifacts import regional_bucket
+
     config = engine.config
     accounts = config.target_accounts()
     say("artifact bucket (setup/artifact-bucket.yaml) in the orchestrator account")
-    # artifact-bucket.yaml names three accounts (dev, staging, prod): pad a shorter list.
-    readers = (accounts + accounts[-1:] * 3)[: max(3, len(accounts))]
     bucket = engine.deploy_app(
         root / "setup" / "artifact-bucket.yaml",
         stack_name="stackrelay-artifacts",
-        parameters={"TargetAccountIds": ",".join(readers)},
+        parameters={"DeployAccountIds": ",".join(accounts)},
     )["ArtifactBucketName"]
+    # Lambda reads code only in its own region: each further region gets the bucket's
+    # copy (the deploy's Verify Artifact copies every artifact there).
+    for region in sorted({region for _, region in config.places()} - {config.region}):
+        say(f"artifact bucket copy (setup/artifact-bucket.yaml) in {region}")
+        engine.deploy_app(
+            root / "setup" / "artifact-bucket.yaml",
+            stack_name="stackrelay-artifacts",
+            region=region,
+            parameters={
+                "DeployAccountIds": ",".join(accounts),
+                "BucketName": regional_bucket(bucket, region, config.region),
+            },
+        )
     if config.topology is not None:
         where = {
             "Topology": topology_defaults.parse(config.topology).dumps(),

@@ -113,15 +113,21 @@ class _EngineOps:
         else:
             self.runtime.cfn.stack_seconds[stack] = seconds
 
-    def artifact_bucket(self) -> str:
-        """The orchestrator's artifact bucket (created on first use)."""
+    def artifact_bucket(self, region: str | None = None) -> str:
+        """The orchestrator's artifact bucket (created on first use); in another
+        ``region``, its regional copy there (Lambda reads code only in its own region)."""
+        from stackrelay.artifacts import regional_bucket
+
         cfg = self.runtime.config
-        name = f"stackrelay-local-artifacts-{cfg.orchestrator_account}-{cfg.region}"
-        s3 = self.client("s3", "orchestrator")
+        home = f"stackrelay-local-artifacts-{cfg.orchestrator_account}-{cfg.region}"
+        region = region or cfg.region
+        name = regional_bucket(home, region, cfg.region)
+        s3 = self.client("s3", "orchestrator", region)
         try:
             s3.head_bucket(Bucket=name)
         except Exception:
-            s3.create_bucket(Bucket=name)
+            where = {} if region == "us-east-1" else {"LocationConstraint": region}
+            s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": where} if where else {}))
         return name
 
     def deploy_app(
@@ -142,8 +148,8 @@ class _EngineOps:
         """
         path = Path(template).resolve()
         raw = load_template(path.read_text())
-        bucket = self.artifact_bucket()
-        s3 = self.client("s3", "orchestrator")
+        bucket = self.artifact_bucket(region)
+        s3 = self.client("s3", "orchestrator", region)
 
         def upload(suffix: str, data: bytes) -> tuple[str, str]:
             key = content_key(stack_name, suffix, data)

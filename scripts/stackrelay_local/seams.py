@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import sys
 import threading
 import time as _real_time
 from collections.abc import Callable, Iterator
@@ -360,7 +361,10 @@ SEAMS: dict[str, Seam] = {
     "lambda_s3_code": Seam(
         "moto.awslambda.models:_validate_s3_bucket_and_key",
         "where moto reads a function's or layer's S3 code; it ignores S3ObjectVersion "
-        "(AWS reads exactly that version), so we pass it on",
+        "(AWS reads exactly that version), so we pass it on, and its S3 is global: AWS "
+        "reads code only from a bucket in the function's (layer's) own region, so we refuse "
+        "another region's bucket with AWS's PermanentRedirect (the region is the caller's: "
+        "LayerVersion.__init__'s `region`, LambdaFunction._set_function_code's self.region)",
         ("account_id", "partition", "data"),
     ),
     "bucket_cfn": Seam(
@@ -555,6 +559,7 @@ def install(runtime: Runtime) -> Patcher:
     original_s3_code = getattr(owner, attr)
 
     def _validate_s3_bucket_and_key(account_id: str, partition: str, data: dict[str, Any]) -> Any:
+        _same_region_code(resolve("s3_backends")[account_id][partition], data, sys._getframe(1))
         version = data.get("S3ObjectVersion")
         if not version:
             return original_s3_code(account_id, partition, data)
@@ -583,6 +588,22 @@ def install(runtime: Runtime) -> Patcher:
     owner, attr = _owner_and_attr("sfn_models_backends")
     patcher.set(owner, attr, resolve("sfn_parser_backends"))
     return patcher
+
+
+def _same_region_code(backend: Any, data: dict[str, Any], caller: Any) -> None:
+    """Refuse a function's or layer's S3 code in a bucket of another region, as AWS does
+    (CreateFunction / PublishLayerVersion fail; moto's S3 is one global namespace)."""
+    scope = caller.f_locals
+    region = scope.get("region") or getattr(scope.get("self"), "region", None)
+    bucket = backend.buckets.get(data.get("S3Bucket"))
+    where = getattr(bucket, "region_name", None)
+    if region and where and where != region:
+        raise _service_error(
+            "InvalidParameterValueException",
+            "Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 Error "
+            f"Message: The bucket is in this region: {where}. Please use this region to "
+            "retry the request",
+        )
 
 
 def _wait_simulated(

@@ -241,8 +241,10 @@ def test_execution_role_reads_only_its_apps_artifacts() -> None:
     for document in (p["PolicyDocument"] for p in role["Policies"]):
         assert isolation_violations(document, APP) == []
         for st in statements(document):
+            # The home bucket and each further region's copy (artifacts.regional_bucket).
             assert as_list(st["Resource"]) == [
-                f"arn:aws:s3:::{APP_PARAMS['ArtifactBucketName']}/{APP}/*"
+                f"arn:aws:s3:::{APP_PARAMS['ArtifactBucketName']}/{APP}/*",
+                f"arn:aws:s3:::{APP_PARAMS['ArtifactBucketName']}-*/{APP}/*",
             ]
 
 

@@ -199,7 +199,8 @@ TARGET_PARAMS = {
     "ArtifactBucketName": ARTIFACT_BUCKET,
 }
 APP_PARAMS = {"AppName": "aws-news", "ArtifactBucketName": ARTIFACT_BUCKET}
-BUCKET_PARAMS = {"TargetAccountIds": "222222222222,333333333333,444444444444"}
+BUCKET_ACCOUNTS = ["222222222222", "333333333333", "444444444444", "555555555555"]
+BUCKET_PARAMS = {"DeployAccountIds": ",".join(BUCKET_ACCOUNTS)}
 GITLAB_PARAMS = {
     "ProjectPath": "group/aws-news",
     "ProjectId": "4711",
@@ -594,16 +595,37 @@ def test_artifact_bucket_policy_read_only_by_target_stackrelay_roles() -> None:
     document = rendered("bucket")["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
     allows = [s for s in statements(document) if s["Effect"] == "Allow"]
     (allow,) = allows
-    accounts = ["222222222222", "333333333333", "444444444444"]
     # GetObjectVersion: templates and code are read at their pinned versions (artifacts.py)
     assert sorted(as_list(allow["Action"])) == ["s3:GetObject", "s3:GetObjectVersion"]
-    assert allow["Principal"] == {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}
+    # Every account of the list (four here: not a fixed three), as a fixed-value
+    # condition (so S3 does not count the policy as public), narrowed to the two roles.
+    assert allow["Principal"] == "*"
+    assert allow["Condition"]["StringEquals"] == {"aws:PrincipalAccount": BUCKET_ACCOUNTS}
     assert set(allow["Condition"]["ArnLike"]["aws:PrincipalArn"]) == {
-        f"arn:aws:iam::{a}:role/{role}"
-        for a in accounts
-        for role in ("StackRelayDeployRole", "StackRelayExecution-*")
+        f"arn:aws:iam::*:role/{role}" for role in ("StackRelayDeployRole", "StackRelayExecution-*")
     }
-    assert allow["Condition"].keys() == {"ArnLike"}
+    assert allow["Condition"].keys() == {"StringEquals", "ArnLike"}
+
+
+def test_app_and_deploy_roles_read_the_regional_copies() -> None:
+    # artifacts.regional_bucket: <bucket>-<region> holds a further region's copies.
+    app = {
+        r
+        for st in role_statements(rendered("app-default"), "AppExecutionRole")
+        if "s3:GetObjectVersion" in as_list(st["Action"])
+        for r in as_list(st["Resource"])
+    }
+    assert app == {
+        f"arn:aws:s3:::{ARTIFACT_BUCKET}/aws-news/*",
+        f"arn:aws:s3:::{ARTIFACT_BUCKET}-*/aws-news/*",
+    }
+    deploy = {
+        r
+        for st in role_statements(rendered("target-default"), "DeployRole")
+        if "s3:GetObjectVersion" in as_list(st["Action"])
+        for r in as_list(st["Resource"])
+    }
+    assert deploy == {f"arn:aws:s3:::{ARTIFACT_BUCKET}/*", f"arn:aws:s3:::{ARTIFACT_BUCKET}-*/*"}
 
 
 # --------------------------------------------------------------------------- gitlab oidc

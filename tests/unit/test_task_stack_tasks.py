@@ -77,6 +77,36 @@ def test_create_retried_task_returns_same_change_set(
     assert again["id"] == first["id"]
 
 
+def test_create_uses_the_template_of_the_stage_region(
+    task_module: Any, make_stage: Callable[..., Stage], fake_clock: Any
+) -> None:
+    module = task_module("create_change_set")
+    stage = make_stage().replace(region="eu-west-1")
+    seen: dict[str, Any] = {}
+
+    class Recorder:
+        def describe_change_set(self, **kwargs: Any) -> None:
+            error = {"Code": "ChangeSetNotFound", "Message": "Change set does not exist"}
+            raise ClientError({"Error": error}, "DescribeChangeSet")
+
+        def create_change_set(self, **kwargs: Any) -> dict[str, str]:
+            seen.update(kwargs)
+            return {"Id": "arn:cs"}
+
+    regional = "https://b-eu-west-1.s3.eu-west-1.amazonaws.com/app/r.template?versionId=v9"
+    module.create(
+        Recorder(),
+        module.CreateEvent(
+            stage=stage,
+            declared_parameters=[],
+            change_set_type="CREATE",
+            templates={"us-east-1": stage.template_url, "eu-west-1": regional},
+        ),
+    )
+
+    assert seen["TemplateURL"] == regional
+
+
 # check_stack.check
 
 

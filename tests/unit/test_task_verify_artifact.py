@@ -57,6 +57,7 @@ def test_verify_matching_template_returns_parameters_and_size(s3: Any, verify: A
         "parameters": ["LogLevel", "Stage"],
         "size": len(TEMPLATE),
         "objects": 0,
+        "templates": {},
     }
 
 
@@ -105,6 +106,68 @@ def test_verify_code_zip_not_matching_manifest_names_the_object(s3: Any, verify:
 
     with pytest.raises(ArtifactMismatch, match=r"CodeUri: s3://.*/aws-news/code.zip version"):
         verify(s3, artifact)
+
+
+REGIONAL = f"{BUCKET}-eu-west-1"
+
+
+@pytest.fixture
+def regional_s3(s3: Any) -> Any:
+    client = boto3.client("s3", region_name="eu-west-1")
+    client.create_bucket(
+        Bucket=REGIONAL, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    client.put_bucket_versioning(Bucket=REGIONAL, VersioningConfiguration={"Status": "Enabled"})
+    return client
+
+
+def test_verify_copies_the_artifact_to_each_further_region(
+    s3: Any, regional_s3: Any, verify: Any
+) -> None:
+    from stackrelay import artifacts, templates
+
+    artifact = _app(s3, b"zip bytes")
+    s3.put_object(Bucket=BUCKET, Key="aws-news/code.zip", Body=b"overwritten later")
+
+    result = verify(
+        s3,
+        artifact,
+        regions=["us-east-1", "eu-west-1", "eu-west-1"],
+        home_region="us-east-1",
+        regional_s3=lambda region: regional_s3,
+    )
+
+    urls = result["templates"]
+    assert urls["us-east-1"] == artifacts.s3_url(
+        BUCKET, artifact.key, "us-east-1", artifact.version
+    )
+    assert urls["eu-west-1"].startswith(f"https://{REGIONAL}.s3.eu-west-1.amazonaws.com/aws-news/")
+    key, version = urls["eu-west-1"].split(".amazonaws.com/")[1].split("?versionId=")
+    regional = templates.load(
+        regional_s3.get_object(Bucket=REGIONAL, Key=key, VersionId=version)["Body"].read().decode()
+    )
+    (ref,) = artifacts.references(regional)
+    assert (ref.bucket, ref.key) == (REGIONAL, "aws-news/code.zip")
+    # The copy is of the pinned version (not the later overwrite), at its own version.
+    copied = regional_s3.get_object(Bucket=REGIONAL, Key=ref.key, VersionId=ref.version)
+    assert copied["Body"].read() == b"zip bytes"
+    (listed,) = artifacts.manifest(regional)
+    assert listed == {
+        "Bucket": REGIONAL,
+        "Key": "aws-news/code.zip",
+        "Version": ref.version,
+        "Sha256": hashlib.sha256(b"zip bytes").hexdigest(),
+    }
+
+
+def test_verify_without_the_regional_bucket_says_what_to_deploy(s3: Any, verify: Any) -> None:
+    with pytest.raises(ArtifactMismatch, match=f"artifact-bucket.yaml in eu-west-1 .*{REGIONAL}"):
+        verify(
+            s3,
+            _app(s3, b"zip bytes"),
+            regions=["eu-west-1"],
+            home_region="us-east-1",
+        )
 
 
 def test_verify_unpinned_code_refused(s3: Any, verify: Any) -> None:

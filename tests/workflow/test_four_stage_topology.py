@@ -35,6 +35,21 @@ def _stack(releaser, account: str, region: str, name: str) -> dict:
     return cfn.describe_stacks(StackName=name)["Stacks"][0]
 
 
+def _code_buckets(releaser, account: str, region: str, stack: str) -> set[str]:
+    """The S3 buckets the stack's Lambda functions were created from (moto's record)."""
+    from moto.awslambda.models import lambda_backends
+
+    cfn = releaser.engine.client("cloudformation", account=account, region=region)
+    names = [
+        r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        if r["ResourceType"] == "AWS::Lambda::Function"
+    ]
+    assert names
+    backend = lambda_backends[account][region]
+    return {backend.get_function(name).code["S3Bucket"] for name in names}
+
+
 def _entered(releaser, arn: str, state: str) -> list[str]:
     """The targets that entered ``state`` (by the stage their input carries)."""
     found = []
@@ -110,6 +125,15 @@ def test_release_runs_qa_staging_then_prod_wave_with_an_approval_per_region(rele
         assert stack["EnableTerminationProtection"] is True
     staging = stack_name("sr-", releaser.app, "staging")
     assert _stack(releaser, QA, "us-west-2", staging)["StackStatus"] == "CREATE_COMPLETE"
+    # Lambda reads code only in its own region: each region's functions read the copy in
+    # that region's artifact bucket (artifacts.regional_bucket), home the bucket itself.
+    assert _code_buckets(releaser, PROD, "eu-west-1", prod) == {
+        f"{releaser.local.bucket}-eu-west-1"
+    }
+    assert _code_buckets(releaser, PROD, "us-east-1", prod) == {releaser.local.bucket}
+    assert _code_buckets(releaser, QA, "us-west-2", staging) == {
+        f"{releaser.local.bucket}-us-west-2"
+    }
     # Each region learnt its stack was done from the forwarded event, not by polling.
     assert _entered(releaser, arn, statenames.CHECK_STACK) == []
     assert sorted(_entered(releaser, arn, statenames.AWAIT_STACK_EVENT)) == [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from aws_lambda_powertools import Logger
@@ -21,6 +21,8 @@ class CreateEvent(Model):
     stage: Stage
     declared_parameters: list[str]
     change_set_type: Literal["CREATE", "UPDATE"]
+    templates: dict[str, str] = field(default_factory=dict)
+    """Region -> template URL (Verify Artifact): each region deploys its own copy."""
 
 
 class Result(TypedDict):
@@ -38,7 +40,7 @@ def create(cloudformation: Any, event: CreateEvent) -> Result:
         stack=stage.stack,
         name=stage.change_set,
         change_set_type=event.change_set_type,
-        template_url=stage.template_url,
+        template_url=event.templates.get(stage.region) or stage.template_url,
         parameters=parameters,
         tags=stage.tags,
         role_arn=stage.execution_role_arn,
