@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from policy_helpers import as_list, statements
 from stackrelay_local.iam_policy import Request, evaluate, evaluate_with_boundary
-from test_setup_policies import APP_PARAMS, TARGET_ACCOUNT, render
+from test_setup_policies import APP_PARAMS, RESOURCE_STAR_EXCEPTIONS, TARGET_ACCOUNT, render
 
 APP, OTHER = "aws-news", "shop"
 ACCOUNT = TARGET_ACCOUNT
@@ -173,19 +173,7 @@ def test_app_role_with_any_policy_is_held_to_its_app_by_the_boundary(call: str) 
 
 # --------------------------------------------------------------------------- structure
 # Actions with no resource-level permissions ("*" is the only Resource IAM accepts).
-NO_RESOURCE_LEVEL = {
-    "lambda:CreateEventSourceMapping",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:DescribeLogGroups",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-}
+NO_RESOURCE_LEVEL = RESOURCE_STAR_EXCEPTIONS - {"cloudformation:ListStacks"}
 # Reads IAM cannot pin to an app (no condition key, UUID names); CloudFormation's event
 # source mapping handler reads the mapping it made. Residual gap: docs/setup.md.
 READ_ONLY_ANY_APP = {"lambda:GetEventSourceMapping"}
