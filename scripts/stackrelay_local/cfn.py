@@ -717,9 +717,17 @@ class CloudFormationRealism:
         """True while any stack operation has not reached its end."""
         return any(not op.done for op in self.operations.values())
 
-    def next_deadline(self) -> float | None:
+    def next_deadline(self, after: float | None = None) -> float | None:
+        """The earliest end of an unsettled operation or change set (after ``after``).
+
+        An operation stays unsettled until a call reads its stack; one nobody reads
+        again (an execution abandoned mid-change) must not hold every later wait at
+        its past instant: callers that move the clock ask for the next one after now.
+        """
         ends = [op.end for op in self.operations.values() if not op.done]
         ends += [p.ready_at for p in self.change_sets.values() if not p.settled]
+        if after is not None:
+            ends = [end for end in ends if end > after]
         return min(ends) if ends else None
 
 

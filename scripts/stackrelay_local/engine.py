@@ -208,8 +208,9 @@ class _EngineOps:
             self._advance_to_next_deadline()
 
     def _advance_to_next_deadline(self) -> None:
-        deadline = self.runtime.cfn.next_deadline()
-        if deadline is None or deadline <= self.clock.now():
+        now = self.clock.now()
+        deadline = self.runtime.cfn.next_deadline(after=now)
+        if deadline is None:
             self.clock.advance(0.001)
         else:
             self.clock.advance_to(deadline)

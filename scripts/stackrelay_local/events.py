@@ -243,8 +243,8 @@ class EventBridge:
             return None
         now = self.runtime.clock.now()
         candidates = [t for t in (self.scheduler.next_instant(),) if t is not None and t > now]
-        deadline = self.runtime.cfn.next_deadline()
-        if deadline is not None and deadline > now:
+        deadline = self.runtime.cfn.next_deadline(after=now)
+        if deadline is not None:
             candidates.append(deadline)
         return min(candidates) if candidates else None
 
