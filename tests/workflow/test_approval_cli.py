@@ -62,7 +62,7 @@ def test_cli_approve_prints_summary_then_approves_and_never_the_token(releaser, 
 
     assert listed_code == EXIT_OK and releaser.pipeline_id in listed
     assert code == EXIT_OK
-    assert "to add" in out and "Approved prod by kim" in out  # the decided target is named
+    assert "to add" in out and "Approved by kim" in out  # a one-region stage: no target named
     assert run.status == "SUCCEEDED"
     assert token not in listed + out
 
