@@ -175,20 +175,21 @@ def test_records_of_a_wave_are_per_region(releaser) -> None:
     ]
 
 
-def _waiting_approvals(releaser, count: int) -> list[dict]:
-    """Wait until ``count`` approvals of the app wait (each region stores its own)."""
-    import time
+def _waiting_approvals(releaser, arn: str, count: int) -> list[dict]:
+    """The app's approvals once ``count`` regions wait on theirs (each stores its own).
 
-    deadline = time.monotonic() + 120
-    while True:
-        items = [
-            i
-            for i in releaser.table().scan()["Items"]
-            if i.get("kind") == "approval" and i.get("app") == releaser.app
-        ]
-        if len(items) >= count or time.monotonic() > deadline:
-            return items
-        time.sleep(0.05)
+    Woken by the engine when a callback parks, not by sleeping in real time."""
+    parked = releaser.engine.runtime.parked
+
+    def waiting() -> bool:
+        return len(parked.tokens(arn, statenames.WAIT_FOR_APPROVAL)) >= count
+
+    assert parked.wait_for(waiting, timeout=120), f"{count} regions did not wait for approval"
+    return [
+        i
+        for i in releaser.table().scan()["Items"]
+        if i.get("kind") == "approval" and i.get("app") == releaser.app
+    ]
 
 
 def test_cli_approve_stage_shows_and_approves_every_region_with_its_digest(
@@ -201,7 +202,7 @@ def test_cli_approve_stage_shows_and_approves_every_region_with_its_digest(
     token = releaser.token("main", user_login="kim", environment="production")
     monkeypatch.setenv("STACKRELAY_IDENTITY_TOKEN", token)
     arn = releaser.start(releaser.request("main", releaser.publish()))
-    waiting = _waiting_approvals(releaser, 2)
+    waiting = _waiting_approvals(releaser, arn, 2)
     assert sorted(i["sk"] for i in waiting) == ["prod.eu-west-1", "prod.us-east-1"]
     capsys.readouterr()
 
