@@ -162,6 +162,14 @@ class _Slot:
     get: Callable[[], Any]
     put: Callable[[Any], None]
 
+    def location(self) -> tuple[str, str, str | None] | None:
+        """(bucket, key, version) of the S3 object here, or None (inline code, an
+        intrinsic, a SAR application: nothing in S3)."""
+        value = self.get()
+        if self.shape == "include":
+            return _parse_url(value) if isinstance(value, str) else None
+        return _read(value, self.shape)
+
 
 def _slots(template: dict[str, Any]) -> Iterator[_Slot]:
     for logical_id, resource in (template.get("Resources") or {}).items():
@@ -195,11 +203,7 @@ def references(template: dict[str, Any]) -> list[ObjectRef]:
     """Every S3 object the template names directly (nested templates not opened)."""
     found = []
     for slot in _slots(template):
-        value = slot.get()
-        if slot.shape == "include":
-            parsed = _parse_url(value) if isinstance(value, str) else None
-        else:
-            parsed = _read(value, slot.shape)
+        parsed = slot.location()
         if parsed is not None:
             found.append(
                 ObjectRef(
@@ -266,12 +270,9 @@ def pin(
         if each_template is not None:
             each_template(node)
         for slot in list(_slots(node)):
-            value = slot.get()
-            if slot.shape == "include":
-                parsed = _parse_url(value) if isinstance(value, str) else None
-            else:
-                parsed = _read(value, slot.shape)
+            parsed = slot.location()
             if parsed is None:
+                value = slot.get()
                 if slot.resource_type in _NESTED and isinstance(value, str):
                     raise ArtifactError(f"{slot.where}: {value!r} is not an S3 template URL.")
                 continue  # inline code, a SAR application, an intrinsic: nothing in S3
@@ -417,11 +418,7 @@ def relocate(
 
     def walk(node: dict[str, Any]) -> None:
         for slot in list(_slots(node)):
-            value = slot.get()
-            if slot.shape == "include":
-                parsed = _parse_url(value) if isinstance(value, str) else None
-            else:
-                parsed = _read(value, slot.shape)
+            parsed = slot.location()
             if parsed is None:
                 continue
             source, key, version = parsed
